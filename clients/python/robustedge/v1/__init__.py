@@ -1,0 +1,1 @@
+"""Generated protocol stubs for ``robustedge.v1`` (``make proto``); do not edit."""

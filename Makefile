@@ -23,7 +23,7 @@ proto: $(STAMP)
 	$(PY) -m robustedge.service.protogen
 
 demo: $(STAMP)
-	$(PY) examples/demo.py --data-dir $(DATA_DIR) --out reports/demo
+	$(PY) examples/demo.py --data-dir $(DATA_DIR) --out demo-report
 
 test: $(STAMP)
 	$(PY) -m pytest -q

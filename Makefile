@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= .robustedge-demo
 ADDR ?= 127.0.0.1:50051
 
-.PHONY: setup proto demo test test-fast lint typecheck clean
+.PHONY: setup browser proto demo test test-fast lint typecheck clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,14 @@ $(STAMP): constraints.txt pyproject.toml clients/python/pyproject.toml
 	$(PIP) install --quiet -c constraints.txt -e "clients/python[yaml]" -e ".[inc,dev]"
 	touch $(STAMP)
 
+# Headless Chromium renders the HTML report in the tests (Debian's package; root only).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the HTML report test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: install it (apt-get install chromium) or set ROBUSTEDGE_SKIP_BROWSER=1"; fi; }
+
 # Regenerates the gRPC stubs from proto/; tests fail when the committed ones differ.
 proto: $(STAMP)
 	$(PY) -m robustedge.service.protogen
@@ -25,8 +33,8 @@ proto: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py --data-dir $(DATA_DIR) --out demo-report
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+test: $(STAMP) browser
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

@@ -1,1 +1,48 @@
-"""RobustEdge client SDK."""
+"""RobustEdge client SDK: upload a model and an evaluation set, get a robustness report.
+
+    from robustedge.client import Client
+
+    with Client("127.0.0.1:50051") as client:
+        response = client.evaluate("model.onnx", "data.npz", preset="quick")
+        for attack in response.report.attacks:
+            print(attack.attack, attack.epsilon, attack.target_variant, attack.robust_accuracy)
+
+The public names are re-exported here; the modules behind them are private.
+"""
+
+from robustedge.client._client import Client, state_name
+from robustedge.client._errors import (
+    AuthenticationError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    JobFailedError,
+    NotFoundError,
+    ResourceExhaustedError,
+    RobustEdgeError,
+    ServerError,
+    ServiceError,
+    SpecError,
+    UnavailableError,
+)
+from robustedge.client._spec import load_spec_file, parse_number, spec_from_dict
+from robustedge.v1 import evaluation_pb2 as messages
+
+__all__ = [
+    "AuthenticationError",
+    "Client",
+    "FailedPreconditionError",
+    "InvalidArgumentError",
+    "JobFailedError",
+    "NotFoundError",
+    "ResourceExhaustedError",
+    "RobustEdgeError",
+    "ServerError",
+    "ServiceError",
+    "SpecError",
+    "UnavailableError",
+    "load_spec_file",
+    "messages",
+    "parse_number",
+    "spec_from_dict",
+    "state_name",
+]

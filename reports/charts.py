@@ -1,0 +1,323 @@
+"""The report's charts, drawn with matplotlib and returned as inline SVG.
+
+Each function takes the report (and the variant colours, so that a variant has
+the same colour in every chart) and returns a list of ``Chart``: an empty list
+when the report has nothing to draw, so the page can say so instead of showing
+an empty frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from robustedge.client.render import mode_name
+from robustedge.reports.svg import figure_to_svg, new_figure
+from robustedge.reports.tradeoff import Tradeoff
+from robustedge.v1 import evaluation_pb2 as pb
+
+__all__ = [
+    "Chart",
+    "latency_bars",
+    "robustness_curves",
+    "tradeoff_chart",
+    "transfer_heatmaps",
+]
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str
+
+
+def _attack_key(row: pb.AttackResult) -> tuple[str, str]:
+    return (row.attack, row.norm)
+
+
+def _attack_title(attack: str, norm: str) -> str:
+    return f"{attack} ({norm})" if norm else attack
+
+
+def robustness_curves(report: pb.Report, colors: dict[str, str]) -> list[Chart]:
+    """Robust accuracy against epsilon: one chart per attack, one line per
+    variant (solid: white-box or black-box on the variant itself; dashed:
+    transferred from another variant), with the Wilson 95% band."""
+    groups: dict[tuple[str, str], list[pb.AttackResult]] = defaultdict(list)
+    for row in report.attacks:
+        groups[_attack_key(row)].append(row)
+    charts = []
+    for index, ((attack, norm), rows) in enumerate(groups.items()):
+        lines: dict[tuple[int, str, str], list[pb.AttackResult]] = defaultdict(list)
+        for row in rows:
+            lines[(row.mode, row.source_variant, row.target_variant)].append(row)
+        title = f"Robust accuracy under {_attack_title(attack, norm)}"
+        with new_figure(5.2, 3.4, chart_id=f"curve{index}") as figure:
+            axes = figure.add_subplot()
+            for (mode, source, target), points in sorted(
+                lines.items(), key=lambda item: (item[0][0], _order(colors, item[0][2]))
+            ):
+                points.sort(key=lambda row: row.epsilon)
+                eps = [row.epsilon for row in points]
+                accuracy = [row.robust_accuracy for row in points]
+                color = colors.get(target, "#777777")
+                transfer = mode == pb.ATTACK_MODE_TRANSFER
+                label = target if not transfer else f"{target} (transfer from {source})"
+                if mode == pb.ATTACK_MODE_BLACK_BOX:
+                    label = f"{target} (black-box)"
+                untrusted = any(not row.trusted for row in points)
+                if untrusted:
+                    label += " — untrusted"
+                axes.plot(
+                    eps,
+                    accuracy,
+                    color=color,
+                    linestyle="--" if transfer else (":" if untrusted else "-"),
+                    marker="s" if transfer else "o",
+                    markersize=4,
+                    linewidth=1.6,
+                    label=label,
+                )
+                # Bands only where an interval was recorded (ci_high > 0).
+                if all(row.ci_high > 0 for row in points):
+                    axes.fill_between(
+                        eps,
+                        [row.ci_low for row in points],
+                        [row.ci_high for row in points],
+                        color=color,
+                        alpha=0.08 if transfer else 0.15,
+                        linewidth=0,
+                    )
+            axes.set_xlabel("ε (perturbation budget, input units)")
+            axes.set_ylabel("robust accuracy")
+            axes.set_ylim(0, 1.02)
+            axes.set_title(title)
+            # "best" keeps the legend off the lines whichever way the curves run.
+            axes.legend(loc="best")
+            svg = figure_to_svg(figure, chart_id=f"curve{index}", title=title)
+        charts.append(Chart(title, svg))
+    return charts
+
+
+def _order(colors: dict[str, str], name: str) -> int:
+    names = list(colors)
+    return names.index(name) if name in names else len(names)
+
+
+def transfer_heatmaps(report: pb.Report) -> list[Chart]:
+    """Source × target robust accuracy, one chart per attack with one panel per
+    epsilon. Off-diagonal cells are transfer results; the diagonal is the
+    white-box result (examples crafted on the target itself)."""
+    transfer = [row for row in report.attacks if row.mode == pb.ATTACK_MODE_TRANSFER]
+    if not transfer:
+        return []
+    variant_order = [variant.name for variant in report.variants]
+    charts = []
+    for index, key in enumerate(dict.fromkeys(_attack_key(row) for row in transfer)):
+        rows = [row for row in transfer if _attack_key(row) == key]
+        sources = _ordered({row.source_variant for row in rows}, variant_order)
+        targets = _ordered({row.target_variant for row in rows} | set(sources), variant_order)
+        epsilons = sorted({row.epsilon for row in rows})
+        title = f"Transfer matrix, {_attack_title(*key)}"
+        width = min(11.0, 1.2 + len(epsilons) * (0.75 * len(targets) + 0.9))
+        height = 1.2 + 0.45 * len(sources) + 0.6
+        with new_figure(width, height, chart_id=f"transfer{index}") as figure:
+            panels = figure.subplots(1, len(epsilons), squeeze=False)[0]
+            image = None
+            for axes, epsilon in zip(panels, epsilons, strict=True):
+                matrix = np.full((len(sources), len(targets)), np.nan)
+                for row in report.attacks:
+                    if _attack_key(row) != key or not math.isclose(row.epsilon, epsilon):
+                        continue
+                    diagonal = (
+                        row.mode == pb.ATTACK_MODE_WHITE_BOX
+                        and row.source_variant in ("", row.target_variant)
+                        and row.target_variant in sources
+                    )
+                    if diagonal:
+                        i = sources.index(row.target_variant)
+                    elif row.mode == pb.ATTACK_MODE_TRANSFER and row.source_variant in sources:
+                        i = sources.index(row.source_variant)
+                    else:
+                        continue
+                    if row.target_variant in targets:
+                        matrix[i, targets.index(row.target_variant)] = row.robust_accuracy
+                # Vector cells (pcolormesh), not imshow: imshow embeds a raster image.
+                image = axes.pcolormesh(
+                    np.arange(len(targets) + 1) - 0.5,
+                    np.arange(len(sources) + 1) - 0.5,
+                    np.ma.masked_invalid(matrix),
+                    vmin=0.0,
+                    vmax=1.0,
+                    cmap="viridis",
+                    edgecolors="face",
+                    linewidth=0.3,
+                )
+                axes.set_facecolor("#eeeeee")  # cells that were not run
+                axes.invert_yaxis()
+                axes.grid(False)
+                axes.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
+                axes.set_yticks(range(len(sources)), sources)
+                axes.set_title(f"ε = {epsilon:.4g}")
+                for i in range(len(sources)):
+                    for j in range(len(targets)):
+                        value = matrix[i, j]
+                        text = "—" if np.isnan(value) else f"{value:.2f}"
+                        if np.isnan(value):
+                            color = "#555555"
+                        else:
+                            color = "white" if value < 0.6 else "black"
+                        axes.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
+            panels[0].set_ylabel("crafted on (source)")
+            figure.suptitle(_attack_title(*key), fontsize=10, fontweight="bold")
+            figure.supxlabel("scored on (target)", fontsize=9)
+            if image is not None:
+                colorbar = figure.colorbar(
+                    image, ax=list(panels), label="robust accuracy", shrink=0.9
+                )
+                # Matplotlib rasterizes long colour bars into an embedded PNG; keep
+                # the page vector-only (a few hundred small rectangles).
+                if colorbar.solids is not None:
+                    colorbar.solids.set_rasterized(False)
+                    # Without edges the 256 strips show hairline gaps in browsers.
+                    colorbar.solids.set_edgecolor("face")
+            svg = figure_to_svg(figure, chart_id=f"transfer{index}", title=title)
+        charts.append(Chart(title, svg))
+    return charts
+
+
+def _ordered(names: set[str], order: list[str]) -> list[str]:
+    return sorted(
+        names, key=lambda name: (order.index(name) if name in order else len(order), name)
+    )
+
+
+def latency_bars(report: pb.Report, colors: dict[str, str]) -> list[Chart]:
+    """Median latency per variant, one panel per provider; the whiskers span
+    the fastest run to the 99th percentile. Skipped measurements are labelled."""
+    if not report.latency:
+        return []
+    providers = list(dict.fromkeys(row.provider for row in report.latency))
+    variants = _ordered({row.variant for row in report.latency}, list(colors))
+    title = "Latency per provider (bar: p50; whiskers: fastest run to p99)"
+    with new_figure(min(11.0, 1.5 + 3.3 * len(providers)), 3.2, chart_id="latency") as figure:
+        panels = figure.subplots(1, len(providers), squeeze=False)[0]
+        for axes, provider in zip(panels, providers, strict=True):
+            rows = [row for row in report.latency if row.provider == provider]
+            configs = list(dict.fromkeys((row.batch_size, row.threads) for row in rows))
+            width = 0.8 / max(1, len(variants))
+            top = max((row.p99_ms for row in rows if not row.skipped_reason), default=1.0)
+            for v, variant in enumerate(variants):
+                for c, config in enumerate(configs):
+                    row = next(
+                        (
+                            r
+                            for r in rows
+                            if r.variant == variant and (r.batch_size, r.threads) == config
+                        ),
+                        None,
+                    )
+                    x = c + (v - (len(variants) - 1) / 2) * width
+                    if row is None:
+                        continue
+                    if row.skipped_reason:
+                        axes.text(x, top * 0.04, "skipped", rotation=90, ha="center", va="bottom",
+                                  fontsize=7, color="#777777")  # fmt: skip
+                        continue
+                    low = row.p50_ms - row.min_ms if row.min_ms > 0 else 0.0
+                    axes.bar(
+                        x,
+                        row.p50_ms,
+                        width=width * 0.92,
+                        color=colors.get(variant, "#777777"),
+                        yerr=[[low], [max(0.0, row.p99_ms - row.p50_ms)]],
+                        capsize=3,
+                        error_kw={"elinewidth": 1, "ecolor": "#333333"},
+                        label=variant if c == 0 else None,
+                    )
+            axes.set_xticks(range(len(configs)), [f"batch {b}, {t} thr." for b, t in configs])
+            # Fixed limits keep every variant's slot visible, "skipped" labels included.
+            axes.set_xlim(-0.5, len(configs) - 0.5)
+            axes.set_title(provider)
+            axes.set_ylabel("milliseconds")
+            axes.grid(axis="x", visible=False)
+        handles, labels = [], []
+        for axes in panels:
+            for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+                if label not in labels:
+                    handles.append(handle)
+                    labels.append(label)
+        figure.legend(handles, labels, loc="outside right upper")
+        svg = figure_to_svg(figure, chart_id="latency", title=title)
+    return [Chart(title, svg)]
+
+
+def tradeoff_chart(data: Tradeoff, colors: dict[str, str]) -> list[Chart]:
+    """Accuracy against latency, marker area proportional to file size, Pareto
+    front circled and joined; clean accuracy left, worst-case robust right."""
+    if not data.points or data.config is None:
+        return []
+    # (axis label, panel title, values, front) per panel.
+    panels_spec: list[tuple[str, str, list[float], list[str]]] = [
+        (
+            "clean accuracy",
+            "Clean accuracy",
+            [p.clean_accuracy for p in data.points],
+            data.clean_front,
+        )
+    ]
+    if data.epsilon is not None:
+        panels_spec.append(
+            (
+                "robust accuracy",
+                f"Worst-case robust accuracy, ε = {data.epsilon:.4g}",
+                [p.robust_accuracy or 0.0 for p in data.points],
+                data.robust_front,
+            )
+        )
+    title = f"Accuracy–latency–size trade-off ({data.config})"
+    largest = max(p.size_bytes for p in data.points)
+    with new_figure(4.2 * len(panels_spec) + 0.4, 3.4, chart_id="tradeoff") as figure:
+        panels = figure.subplots(1, len(panels_spec), squeeze=False)[0]
+        for axes, (label, panel_title, accuracy, front) in zip(panels, panels_spec, strict=True):
+            latency = [p.latency_ms for p in data.points]
+            for point, y in zip(data.points, accuracy, strict=True):
+                on_front = point.variant in front
+                area = 40 + 360 * point.size_bytes / largest
+                axes.scatter(
+                    point.latency_ms, y, s=area, color=colors.get(point.variant, "#777777"),
+                    alpha=0.9 if on_front else 0.35, edgecolors="black" if on_front else "none",
+                    linewidths=1.4, zorder=3,
+                )  # fmt: skip
+                # Label to the right of the marker edge (area in pt², radius in pt).
+                axes.annotate(
+                    point.variant, (point.latency_ms, y), textcoords="offset points",
+                    xytext=(math.sqrt(area) / 2 + 4, 0), va="center", fontsize=8,
+                )  # fmt: skip
+            front_points = sorted(
+                (p.latency_ms, y)
+                for p, y in zip(data.points, accuracy, strict=True)
+                if p.variant in front
+            )
+            if len(front_points) > 1:
+                xs, ys = zip(*front_points, strict=True)
+                axes.plot(xs, ys, linestyle="--", color="black", linewidth=0.9, zorder=2,
+                          label="Pareto front")  # fmt: skip
+                axes.legend(loc="lower right")
+            span = max(latency) - min(latency)
+            pad = span * 0.25 if span > 0 else max(latency) * 0.2
+            axes.set_xlim(max(0.0, min(latency) - pad), max(latency) + pad)
+            low = min(accuracy)
+            axes.set_ylim(max(0.0, low - 0.1), min(1.01, max(accuracy) + 0.08))
+            axes.set_xlabel("p50 latency (ms), lower is better")
+            axes.set_ylabel(label)
+            axes.set_title(panel_title)
+        svg = figure_to_svg(figure, chart_id="tradeoff", title=title)
+    return [Chart(title, svg)]
+
+
+def mode_label(mode: int) -> str:
+    """``white-box`` / ``transfer`` / ``black-box`` for captions."""
+    return mode_name(mode).replace("_", "-")

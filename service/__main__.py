@@ -1,0 +1,98 @@
+"""``robustedge-server``: runs the evaluation service.
+
+    robustedge-server --listen 127.0.0.1:50051 --data-dir DIR
+
+Embedded defaults: SQLite and local files under the data dir, the local process
+executor, loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from robustedge.service.server import ServerConfig, create_server
+from robustedge.service.store import StoreError
+
+log = logging.getLogger("robustedge.server")
+
+
+def _is_loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="robustedge-server", description=__doc__.splitlines()[0])
+    parser.add_argument("--listen", default="127.0.0.1:50051", help="host:port to bind")
+    parser.add_argument("--data-dir", type=Path, default=Path("robustedge-data"))
+    parser.add_argument("--max-concurrent-jobs", type=int, default=1)
+    parser.add_argument(
+        "--insecure-listen-any",
+        action="store_true",
+        help="allow a non-loopback address without authentication (not recommended)",
+    )
+    parser.add_argument(
+        "--port-file",
+        type=Path,
+        help="write the bound port here once serving (use with port 0 to pick a free port)",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not _is_loopback(args.listen) and not args.insecure_listen_any:
+        log.error(
+            "refusing to listen on %s: this server has no authentication yet; bind a loopback"
+            " address or pass --insecure-listen-any",
+            args.listen,
+        )
+        return 2
+    try:
+        running = create_server(
+            ServerConfig(
+                data_dir=args.data_dir,
+                listen=args.listen,
+                max_concurrent_jobs=args.max_concurrent_jobs,
+            )
+        )
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    if args.port_file is not None:
+        temp = args.port_file.with_suffix(".tmp")
+        temp.write_text(str(running.port))
+        temp.replace(args.port_file)  # atomic: readers never see a half-written number
+    stopped = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopped.wait()
+    running.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""Jobs: submission, the local executor, progress fan-out, cancellation and resume.
+
+The local executor runs up to ``max_concurrent_jobs`` jobs at a time. Each running
+job gets a worker subprocess (``robustedge.service.worker``) in its own process
+group; the executor thread feeds it the job's unfinished units, records every
+unit in the store as it finishes, and turns the worker's messages into progress
+events. A worker that dies is restarted on the remaining units up to
+``max_attempts`` times; a server restart puts running jobs back in the queue, and
+they resume from their finished units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from google.protobuf import json_format
+from robustedge.service import report as report_module
+from robustedge.service.artifacts import ArtifactStore
+from robustedge.service.errors import NotFound
+from robustedge.service.plan import Unit, plan_units
+from robustedge.service.store import JobStore, UnitRecord
+from robustedge.v1 import evaluation_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+TERMINAL = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
+# Progress is written to the database at most this often per job (events are not throttled).
+DB_PROGRESS_INTERVAL = 1.0
+
+
+@dataclass
+class ExecutorConfig:
+    max_concurrent_jobs: int = 1
+    max_attempts: int = 3
+
+
+class _Feed:
+    """The latest event of one job; watchers wait for its sequence number to change."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.event: pb.ProgressEvent | None = None
+
+    def newer_than(self, sequence: int) -> bool:
+        return self.event is not None and self.event.sequence > sequence
+
+    def publish(self, event: pb.ProgressEvent) -> None:
+        with self.cond:
+            event.sequence = (self.event.sequence + 1) if self.event else 1
+            self.event = event
+            self.cond.notify_all()
+
+
+class JobManager:
+    def __init__(
+        self, store: JobStore, artifacts: ArtifactStore, jobs_dir: Path, config: ExecutorConfig
+    ) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.jobs_dir = jobs_dir
+        self.config = config
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._feeds: dict[str, _Feed] = {}
+        self._feeds_lock = threading.Lock()
+        self._processes: dict[str, subprocess.Popen[str]] = {}
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Requeues jobs a previous process left running, then starts the executor threads."""
+        for job_id in self.store.jobs_in_states((pb.JOB_STATE_RUNNING,)):
+            log.info("resuming job %s after a restart", job_id)
+            self.store.requeue(job_id)
+        for job_id in self.store.jobs_in_states((pb.JOB_STATE_QUEUED,)):
+            self._queue.put(job_id)
+        for i in range(self.config.max_concurrent_jobs):
+            thread = threading.Thread(target=self._run_loop, name=f"executor-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stops the executor; running workers are killed and their jobs stay resumable."""
+        self._stopping.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        with self._lock:
+            processes = list(self._processes.values())
+        for process in processes:
+            _kill_group(process)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # -- requests -------------------------------------------------------------------
+
+    def submit(self, job: pb.Job) -> pb.Job:
+        job.id = job.id or uuid.uuid4().hex
+        job.state = pb.JOB_STATE_QUEUED
+        job.created_at.GetCurrentTime()
+        stored = self.store.insert_job(job)
+        if stored.id == job.id:
+            self._feed(job.id).publish(self._event(stored, "queued", "waiting for a worker"))
+            self._queue.put(job.id)
+        return self.get(stored.id)
+
+    def get(self, job_id: str) -> pb.Job:
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise NotFound(f"unknown job {job_id!r}")
+        return job
+
+    def cancel(self, job_id: str) -> pb.Job:
+        job = self.get(job_id)
+        if job.state in TERMINAL:
+            return job
+        with self._lock:
+            self._cancelled.add(job_id)
+            process = self._processes.get(job_id)
+        if process is not None:
+            _kill_group(process)
+        if job.state == pb.JOB_STATE_QUEUED:
+            self._finish(job_id, pb.JOB_STATE_CANCELLED, "cancelled by the client")
+        return self.get(job_id)
+
+    def watch(self, job_id: str, is_active: Callable[[], bool]) -> Iterator[pb.ProgressEvent]:
+        """Yields the current state, then each new event, until the job is finished."""
+        job = self.get(job_id)
+        feed = self._feed(job_id)
+        current = self._event(job, job.stage, "")
+        with feed.cond:
+            last = feed.event.sequence if feed.event else 0
+            current.sequence = last
+        yield current
+        if job.state in TERMINAL:
+            return
+        while is_active() and not self._stopping.is_set():
+            with feed.cond:
+                feed.cond.wait_for(functools.partial(feed.newer_than, last), timeout=1.0)
+                event = feed.event
+            if event is None or event.sequence <= last:
+                continue
+            last = event.sequence
+            yield event
+            if event.state in TERMINAL:
+                return
+
+    # -- executor -------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        while not self._stopping.is_set():
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self._run_job(job_id)
+            except Exception:
+                log.exception("job %s failed in the executor", job_id)
+                self._finish(job_id, pb.JOB_STATE_FAILED, "internal error in the executor")
+
+    def _run_job(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.state != pb.JOB_STATE_QUEUED or job_id in self._cancelled:
+            return
+        plan = _plan(job.spec)
+        while True:
+            done = self.store.units(job_id)
+            remaining = [u for u in plan if u.key not in done]
+            if not remaining:
+                break
+            job = self.get(job_id)
+            if job.attempts >= self.config.max_attempts:
+                self._finish(
+                    job_id,
+                    pb.JOB_STATE_FAILED,
+                    f"the worker stopped unexpectedly {job.attempts} times; giving up",
+                )
+                return
+            self.store.mark_started(job_id, len(plan))
+            self._publish(job_id, "running", f"{len(remaining)} of {len(plan)} units to run")
+            returncode = self._run_worker(job, plan, remaining, done)
+            if self._stopping.is_set():
+                return  # left RUNNING on purpose: the next start resumes it
+            if job_id in self._cancelled:
+                self._finish(job_id, pb.JOB_STATE_CANCELLED, "cancelled by the client")
+                return
+            if returncode != 0:
+                log.warning("worker of job %s exited with %s", job_id, returncode)
+        units = self.store.units(job_id)
+        reason = report_module.base_failed(plan, units)
+        if reason:
+            self._finish(
+                job_id, pb.JOB_STATE_FAILED, f"the base model could not be evaluated: {reason}"
+            )
+        else:
+            self._finish(job_id, pb.JOB_STATE_SUCCEEDED)
+
+    def _run_worker(
+        self, job: pb.Job, plan: list[Unit], remaining: list[Unit], done: dict[str, UnitRecord]
+    ) -> int:
+        job_dir = self.jobs_dir / job.id
+        job_dir.mkdir(parents=True, exist_ok=True)
+        document = {
+            "job_dir": str(job_dir),
+            "model_path": str(self.artifacts.path_for(job.model_id)),
+            "dataset_path": str(self.artifacts.path_for(job.dataset_id)),
+            "spec": json_format.MessageToDict(job.spec),
+            "units": [asdict(u) for u in remaining],
+            "results": {k: r.result for k, r in done.items() if r.ok},
+            "failed": [k for k, r in done.items() if not r.ok],
+        }
+        weights = {u.key: u.weight for u in plan}
+        total = sum(weights.values()) or 1.0
+        finished = sum(weights[k] for k in done if k in weights)
+        stages = {u.key: u.stage for u in plan}
+        last_db_write = 0.0
+        with open(job_dir / "worker.log", "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "robustedge.service.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                start_new_session=True,  # its own process group, killed as one
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            with self._lock:
+                self._processes[job.id] = process
+            try:
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(json.dumps(document))
+                process.stdin.close()
+                for line in process.stdout:
+                    message = json.loads(line)
+                    key = message["unit"]
+                    if message["type"] == "done":
+                        record = UnitRecord(
+                            key,
+                            bool(message["ok"]),
+                            message.get("result", {}),
+                            message.get("error", ""),
+                            float(message.get("seconds", 0.0)),
+                        )
+                        self.store.record_unit(job.id, record)
+                        finished += weights.get(key, 0.0)
+                        fraction = finished / total
+                        self.store.set_progress(job.id, fraction, stages.get(key, key))
+                        last_db_write = time.monotonic()
+                        status = "done" if record.ok else f"failed: {record.error}"
+                        self._publish(job.id, stages.get(key, key), status, fraction)
+                    else:
+                        fraction = (finished + weights.get(key, 0.0) * message["fraction"]) / total
+                        if time.monotonic() - last_db_write > DB_PROGRESS_INTERVAL:
+                            self.store.set_progress(job.id, fraction, stages.get(key, key))
+                            last_db_write = time.monotonic()
+                        self._publish(job.id, stages.get(key, key), message["message"], fraction)
+                return process.wait()
+            finally:
+                with self._lock:
+                    self._processes.pop(job.id, None)
+                if process.poll() is None:
+                    _kill_group(process)
+
+    def _finish(self, job_id: str, state: int, error: str = "") -> None:
+        job = self.get(job_id)
+        job.state = state
+        job.error = error
+        report = None
+        if state != pb.JOB_STATE_CANCELLED or self.store.units(job_id):
+            report = self._report(job)
+        self.store.finish_job(job_id, state, error, report)
+        message = {
+            pb.JOB_STATE_SUCCEEDED: "finished",
+            pb.JOB_STATE_FAILED: error,
+            pb.JOB_STATE_CANCELLED: error or "cancelled",
+        }[state]
+        self._publish(job_id, pb.JobState.Name(state).removeprefix("JOB_STATE_").lower(), message)
+
+    def _report(self, job: pb.Job) -> pb.Report | None:
+        model = self.store.get_artifact(job.model_id, pb.ARTIFACT_KIND_MODEL)
+        dataset = self.store.get_artifact(job.dataset_id, pb.ARTIFACT_KIND_DATASET)
+        if model is None or dataset is None:
+            return None
+        try:
+            return report_module.assemble(
+                job, model.model, dataset.dataset, _plan(job.spec), self.store.units(job.id)
+            )
+        except Exception:
+            log.exception("report assembly failed for job %s", job.id)
+            return None
+
+    # -- events ---------------------------------------------------------------------
+
+    def _feed(self, job_id: str) -> _Feed:
+        with self._feeds_lock:
+            return self._feeds.setdefault(job_id, _Feed())
+
+    def _publish(
+        self, job_id: str, stage: str, message: str, fraction: float | None = None
+    ) -> None:
+        job = self.get(job_id)
+        event = self._event(job, stage, message)
+        if fraction is not None:
+            event.fraction = fraction
+        self._feed(job_id).publish(event)
+
+    @staticmethod
+    def _event(job: pb.Job, stage: str, message: str) -> pb.ProgressEvent:
+        event = pb.ProgressEvent(
+            job_id=job.id, state=job.state, stage=stage, fraction=job.progress, message=message
+        )
+        event.time.GetCurrentTime()
+        return event
+
+
+def _plan(spec: pb.EvaluationSpec) -> list[Unit]:
+    from robustedge.attacks import Need, get_attack
+
+    needs = {a.attack: get_attack(a.attack).needs == Need.GRADIENTS for a in spec.attacks}
+    return plan_units(spec, needs)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -1,0 +1,480 @@
+"""The units of an evaluation, as run inside a worker process.
+
+Each ``run_*`` function takes the job's :class:`JobContext` and returns a JSON-able
+dict whose keys are Report fields (``variants``, ``attacks``, ``latency``,
+``flags``) holding rows in the proto's snake_case field names. The parent process
+records that dict as the unit's result and assembles the report from the results.
+
+Robust accuracy is always measured by running adversarial inputs through
+onnxruntime on the target variant, never only on the torch replica.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from robustedge.service.plan import BASE, Unit
+from robustedge.service.spec import struct_to_dict
+from robustedge.service.validation import load_dataset
+from robustedge.v1 import evaluation_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+# Default bridge fidelity thresholds; quantized variants get one quantization step
+# of slack through top-1 agreement rather than max abs diff (see issue 3).
+DEFAULT_MAX_ABS_DIFF = 1e-4
+DEFAULT_MIN_AGREEMENT = 0.99
+SCORING_BATCH = 256
+
+
+@dataclass
+class JobContext:
+    """Everything a unit needs; built once per worker process."""
+
+    job_dir: Path
+    model_path: Path
+    dataset_path: Path
+    spec: pb.EvaluationSpec
+    # Results of finished units by key (earlier attempts included), for later units.
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _sessions: dict[str, Any] = field(default_factory=dict)
+    _bridges: dict[str, Any] = field(default_factory=dict)
+    _data: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # -- paths ----------------------------------------------------------------------
+
+    def variant_path(self, name: str) -> Path:
+        return self.job_dir / "variants" / f"{name}.onnx"
+
+    def adversarial_path(self, attack_index: int, source: str, eps_index: int) -> Path:
+        return self.job_dir / "adversarial" / f"a{attack_index}-{source}-e{eps_index}.npy"
+
+    # -- data -----------------------------------------------------------------------
+
+    def eval_data(self) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        if "x" not in self._data:
+            with np.load(self.job_dir / "eval.npz") as archive:
+                self._data.update({k: archive[k] for k in archive.files})
+        low, high = self._data["input_range"]
+        return self._data["x"], self._data["y"], (float(low), float(high))
+
+    def holdout_data(self) -> tuple[np.ndarray, np.ndarray]:
+        with np.load(self.job_dir / "holdout.npz") as archive:
+            return archive["x"], archive["y"]
+
+    # -- models ---------------------------------------------------------------------
+
+    def session(self, variant: str) -> Any:
+        if variant not in self._sessions:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            self._sessions[variant] = ort.InferenceSession(
+                str(self.variant_path(variant)), options, providers=["CPUExecutionProvider"]
+            )
+        return self._sessions[variant]
+
+    def predict(self, variant: str, x: np.ndarray) -> np.ndarray:
+        """Scores a batch on the variant's onnxruntime session (first output)."""
+        session = self.session(variant)
+        name = session.get_inputs()[0].name
+        outputs = [
+            session.run(None, {name: x[i : i + SCORING_BATCH]})[0]
+            for i in range(0, len(x), SCORING_BATCH)
+        ]
+        return np.concatenate(outputs).astype(np.float32, copy=False)
+
+    def bridge(self, variant: str) -> Any:
+        """The variant's torch replica, or the exception that prevented it (cached)."""
+        if variant not in self._bridges:
+            from robustedge.bridge import convert
+
+            try:
+                self._bridges[variant] = convert(str(self.variant_path(variant)))
+            except Exception as exc:
+                log.warning("bridge failed for %s: %s", variant, exc)
+                self._bridges[variant] = exc
+        return self._bridges[variant]
+
+
+def run_unit(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    runners: dict[str, Callable[[JobContext, Unit, Progress], dict[str, Any]]] = {
+        "prepare": run_prepare,
+        "variant": run_variant,
+        "attack": run_attack,
+        "transfer": run_transfer,
+        "latency": run_latency,
+    }
+    return runners[unit.kind](ctx, unit, progress)
+
+
+# -- prepare ------------------------------------------------------------------------
+
+
+def run_prepare(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    """Selects the evaluation samples (first N after a seeded shuffle); the rest is holdout."""
+    x, y, input_range = load_dataset(ctx.dataset_path)
+    order = np.random.default_rng(ctx.spec.seed).permutation(len(y))
+    n = min(ctx.spec.samples or len(y), len(y))
+    chosen, rest = order[:n], order[n:]
+    ctx.job_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        ctx.job_dir / "eval.npz",
+        x=x[chosen],
+        y=y[chosen],
+        input_range=np.array(input_range, dtype=np.float64),
+    )
+    np.savez(ctx.job_dir / "holdout.npz", x=x[rest], y=y[rest])
+    flags = []
+    if len(rest) == 0 and ctx.spec.variants:
+        flags.append(
+            _flag(
+                "calibration_overlaps_evaluation",
+                pb.FLAG_SEVERITY_WARNING,
+                "All samples are evaluation samples, so quantization calibration and"
+                " fine-tuning used them too; lower `samples` to keep a holdout split.",
+            )
+        )
+    return {"samples": int(n), "holdout": len(rest), "flags": flags}
+
+
+# -- variants -----------------------------------------------------------------------
+
+
+def run_variant(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    """Builds a variant (base: the upload itself), then checks accuracy and bridge fidelity."""
+    name = unit.variant
+    path = ctx.variant_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    row: dict[str, Any] = {"name": name, "ok": True}
+    if name == BASE:
+        shutil.copyfile(ctx.model_path, path)
+        facts: dict[str, Any] = {}
+    else:
+        spec = next(v for v in ctx.spec.variants if v.name == name)
+        steps = [{"compressor": s.compressor, **struct_to_dict(s.params)} for s in spec.steps]
+        row["steps"] = [json_step(s) for s in spec.steps]
+        progress(0.05, f"compressing {name}")
+        try:
+            facts = _build_variant(ctx, steps, path)
+        except Exception as exc:
+            log.exception("variant %s failed", name)
+            row.update(ok=False, error=_reason(exc), build_seconds=time.perf_counter() - started)
+            return {"variants": [row]}
+        row["steps"] = facts.pop("resolved_steps", row["steps"])
+    row["build_seconds"] = time.perf_counter() - started
+    row.update(_file_facts(path))
+    row.update({k: v for k, v in facts.items() if k in ("sparsity", "parameters")})
+    progress(0.5, f"checking {name}")
+    x, y, _ = ctx.eval_data()
+    predictions = ctx.predict(name, x).argmax(1)
+    np.save(ctx.job_dir / "variants" / f"{name}.pred.npy", predictions)
+    row["clean_accuracy"] = float((predictions == y).mean())
+    row["fidelity"] = _fidelity(ctx, name, x)
+    result: dict[str, Any] = {"variants": [row], "facts": _jsonable(facts)}
+    if not row["fidelity"].get("passed"):
+        reason = row["fidelity"].get("error") or "outputs differ from onnxruntime"
+        result["flags"] = [
+            _flag(
+                "fidelity_failed",
+                pb.FLAG_SEVERITY_WARNING,
+                f"The torch replica of {name} does not match onnxruntime ({reason});"
+                " its white-box results are marked untrusted.",
+                variant=name,
+            )
+        ]
+    return result
+
+
+def _build_variant(ctx: JobContext, steps: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    import onnx
+    from robustedge.compressors import CompressionData, build_variant
+
+    holdout_x, holdout_y = ctx.holdout_data()
+    if len(holdout_y) == 0:
+        holdout_x, holdout_y, _ = ctx.eval_data()
+    model = onnx.load(str(ctx.model_path))
+    work_dir = path.parent / f"{path.stem}.work"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    data = CompressionData(
+        calib_x=holdout_x,
+        calib_y=holdout_y,
+        train_x=holdout_x,
+        train_y=holdout_y,
+        input_name=model.graph.input[0].name,
+        seed=int(ctx.spec.seed),
+        work_dir=work_dir,
+    )
+    build = build_variant(model, steps, data)
+    onnx.save(build.model, str(path))
+    shutil.rmtree(work_dir, ignore_errors=True)
+    facts = dict(build.facts)
+    facts["resolved_steps"] = [
+        {"compressor": s["compressor"], "params": {k: v for k, v in s.items() if k != "compressor"}}
+        for s in build.steps
+    ]
+    return facts
+
+
+def json_step(step: pb.CompressionStep) -> dict[str, Any]:
+    return {"compressor": step.compressor, "params": struct_to_dict(step.params)}
+
+
+def _file_facts(path: Path) -> dict[str, Any]:
+    import hashlib
+
+    content = path.read_bytes()
+    return {
+        "size_bytes": len(content),
+        "gzip_size_bytes": len(gzip.compress(content, compresslevel=6)),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+
+
+def _fidelity(ctx: JobContext, name: str, x: np.ndarray) -> dict[str, Any]:
+    from robustedge.bridge import measure_fidelity
+
+    max_diff = ctx.spec.fidelity.max_abs_diff or DEFAULT_MAX_ABS_DIFF
+    min_agreement = ctx.spec.fidelity.min_top1_agreement or DEFAULT_MIN_AGREEMENT
+    bridged = ctx.bridge(name)
+    if isinstance(bridged, Exception):
+        return {"passed": False, "error": _reason(bridged), "n": 0}
+    measured = measure_fidelity(bridged, ctx.session(name), x)
+    # Quantized graphs legitimately differ by up to a quantization step; their gate is
+    # top-1 agreement, the float gate is max abs diff as well.
+    quantized = _is_quantized(ctx.variant_path(name))
+    passed = measured.top1_agreement >= min_agreement and (
+        quantized or measured.max_abs_diff <= max_diff
+    )
+    return {
+        "max_abs_diff": float(measured.max_abs_diff),
+        "top1_agreement": float(measured.top1_agreement),
+        "n": int(measured.n),
+        "passed": bool(passed),
+        "logits_from_pre_softmax": bool(bridged.pre_softmax),
+    }
+
+
+def _is_quantized(path: Path) -> bool:
+    import onnx
+
+    quantized_ops = {"QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul"}
+    model = onnx.load(str(path), load_external_data=False)
+    return any(node.op_type in quantized_ops for node in model.graph.node)
+
+
+# -- attacks ------------------------------------------------------------------------
+
+
+def run_attack(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    """Crafts examples on the variant (white-box via its bridge, or black-box via
+    onnxruntime) for every epsilon and scores them on the variant's onnxruntime session."""
+    from robustedge.attacks import AttackTarget, Need, get_attack, summarize
+
+    spec = ctx.spec.attacks[unit.attack_index]
+    attack = get_attack(spec.attack)
+    x, y, input_range = ctx.eval_data()
+    clean = np.load(ctx.job_dir / "variants" / f"{unit.variant}.pred.npy")
+    white_box = attack.needs == Need.GRADIENTS
+    module = None
+    trusted = True
+    if white_box:
+        bridged = ctx.bridge(unit.variant)
+        if isinstance(bridged, Exception):
+            return {
+                "attacks": [],
+                "flags": [
+                    _flag(
+                        "white_box_skipped",
+                        pb.FLAG_SEVERITY_WARNING,
+                        f"{spec.attack} needs gradients but {unit.variant} could not be"
+                        f" converted to torch ({_reason(bridged)}); only transfer and"
+                        " black-box results are available for it.",
+                        variant=unit.variant,
+                        attack=spec.attack,
+                    )
+                ],
+            }
+        module = bridged.module
+        trusted = _fidelity_passed(ctx, unit.variant)
+    target = AttackTarget(
+        predict=lambda batch: ctx.predict(unit.variant, batch),
+        module=module,
+        num_classes=int(ctx.predict(unit.variant, x[:1]).shape[1]),
+        input_shape=tuple(x.shape[1:]),
+    )
+    params = struct_to_dict(spec.params)
+    rows = []
+    epsilons = list(spec.epsilons)
+    for k, eps in enumerate(epsilons):
+
+        def report(fraction: float, k: int = k, eps: float = eps) -> None:
+            progress((k + fraction) / len(epsilons), f"eps={eps:g}")
+
+        started = time.perf_counter()
+        run = attack.generate(
+            target,
+            x,
+            y,
+            epsilon=eps,
+            norm=spec.norm,
+            params=params,
+            input_range=input_range,
+            seed=int(ctx.spec.seed),
+            progress=report,
+        )
+        adversarial = ctx.predict(unit.variant, run.x_adv).argmax(1)
+        if unit.variant == BASE and white_box:
+            path = ctx.adversarial_path(unit.attack_index, BASE, k)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, run.x_adv)
+        row = _attack_row(
+            spec, eps, run.params, summarize(x, run.x_adv, y, clean, adversarial),
+            mode="white_box" if white_box else "black_box",
+            source=unit.variant, target=unit.variant, trusted=trusted,
+        )  # fmt: skip
+        if run.queries is not None:
+            row["queries"] = int(run.queries)
+        row["seconds"] = time.perf_counter() - started
+        rows.append(row)
+    return {"attacks": rows}
+
+
+def run_transfer(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    """Scores examples crafted on the base model against another variant."""
+    from robustedge.attacks import summarize
+
+    spec = ctx.spec.attacks[unit.attack_index]
+    x, y, _ = ctx.eval_data()
+    clean = np.load(ctx.job_dir / "variants" / f"{unit.variant}.pred.npy")
+    rows = []
+    for k, eps in enumerate(spec.epsilons):
+        path = ctx.adversarial_path(unit.attack_index, BASE, k)
+        if not path.exists():
+            continue  # the source attack was skipped; its flag says why
+        started = time.perf_counter()
+        x_adv = np.load(path)
+        adversarial = ctx.predict(unit.variant, x_adv).argmax(1)
+        row = _attack_row(
+            spec, eps, {}, summarize(x, x_adv, y, clean, adversarial),
+            mode="transfer", source=BASE, target=unit.variant,
+            trusted=_fidelity_passed(ctx, BASE),
+        )  # fmt: skip
+        row["seconds"] = time.perf_counter() - started
+        rows.append(row)
+        progress((k + 1) / len(spec.epsilons), f"eps={eps:g}")
+    return {"attacks": rows}
+
+
+def _attack_row(
+    spec: pb.AttackSpec,
+    eps: float,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    *,
+    mode: str,
+    source: str,
+    target: str,
+    trusted: bool,
+) -> dict[str, Any]:
+    row = {
+        "attack": spec.attack,
+        "mode": mode,
+        "norm": spec.norm,
+        "epsilon": float(eps),
+        "params": _jsonable(params),
+        "source_variant": source,
+        "target_variant": target,
+        "trusted": trusted,
+    }
+    row.update({k: v for k, v in _jsonable(metrics).items() if v is not None})
+    return row
+
+
+def _fidelity_passed(ctx: JobContext, variant: str) -> bool:
+    """Whether the variant's bridge passed its fidelity gate (from its finished unit)."""
+    result = ctx.results.get(f"variant:{variant}", {})
+    rows = result.get("variants") or [{}]
+    return bool(rows[0].get("fidelity", {}).get("passed", False))
+
+
+# -- latency ------------------------------------------------------------------------
+
+
+def run_latency(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    from robustedge.latency import LatencyConfig, discover_runtimes, measure
+
+    spec = ctx.spec.latency
+    configs = [
+        LatencyConfig(
+            provider=provider,
+            threads=int(threads),
+            batch_size=int(batch),
+            warmup=int(spec.warmup),
+            min_iterations=int(spec.min_iterations),
+            max_seconds=float(spec.max_seconds),
+        )
+        for provider in spec.providers
+        for threads in spec.threads
+        for batch in spec.batch_sizes
+    ]
+    x, _, _ = ctx.eval_data()
+    progress(0.0, f"{len(configs)} configuration(s)")
+    rows = measure(
+        ctx.variant_path(unit.variant),
+        configs,
+        runtimes=discover_runtimes(),
+        input_shape=list(x.shape[1:]),
+        seed=int(ctx.spec.seed),
+        raw_dir=ctx.job_dir / "latency" / unit.variant,
+    )
+    return {"latency": [{"variant": unit.variant, **_jsonable(row)} for row in rows]}
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def _flag(code: str, severity: int, message: str, *, variant: str = "", attack: str = "") -> dict:
+    return {
+        "code": code,
+        "severity": pb.FlagSeverity.Name(severity),
+        "variant": variant,
+        "attack": attack,
+        "message": message,
+    }
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line, path-free reason for a failure, safe to show a client."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    for marker in ("/", "\\"):
+        if marker in text:
+            # Drop anything that looks like a filesystem path.
+            text = " ".join(w for w in text.split() if marker not in w)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return value.name
+    return value

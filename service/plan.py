@@ -1,0 +1,93 @@
+"""Splits an evaluation spec into units of work.
+
+A unit is the smallest piece of a job that is recorded when it finishes: preparing
+the samples, building and checking one variant, one attack on one variant (all its
+epsilons), scoring transferred examples on one target, timing one variant. Units
+are listed in an order that respects their dependencies, so a single worker can
+run them front to back, and a resumed job simply skips the finished ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from robustedge.v1 import evaluation_pb2 as pb
+
+BASE = "base"
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: str
+    kind: str  # prepare | variant | attack | transfer | latency
+    stage: str  # shown to users in progress events
+    variant: str = ""
+    attack_index: int = -1
+    mode: int = pb.ATTACK_MODE_UNSPECIFIED
+    depends: tuple[str, ...] = ()
+    weight: float = 1.0  # rough relative cost, for the progress fraction
+
+
+def default_modes(needs_gradients: bool) -> tuple[int, ...]:
+    if needs_gradients:
+        return (pb.ATTACK_MODE_WHITE_BOX, pb.ATTACK_MODE_TRANSFER)
+    return (pb.ATTACK_MODE_BLACK_BOX,)
+
+
+def variant_names(spec: pb.EvaluationSpec) -> list[str]:
+    return [BASE, *(v.name for v in spec.variants)]
+
+
+def plan_units(spec: pb.EvaluationSpec, needs_gradients: dict[str, bool]) -> list[Unit]:
+    """Lists the units of a job; ``needs_gradients`` maps attack name -> white-box or not."""
+    variants = variant_names(spec)
+    units = [Unit("prepare", "prepare", "preparing samples", weight=0.2)]
+    units += [
+        Unit(f"variant:{v}", "variant", f"building {v}", variant=v, depends=("prepare",), weight=2)
+        for v in variants
+    ]
+    for i, attack in enumerate(spec.attacks):
+        modes = tuple(attack.modes) or default_modes(needs_gradients[attack.attack])
+        cost = float(len(attack.epsilons))
+        for v in variants:
+            mode = pb.ATTACK_MODE_BLACK_BOX
+            if pb.ATTACK_MODE_WHITE_BOX in modes or (
+                pb.ATTACK_MODE_TRANSFER in modes and v == BASE
+            ):
+                # Transfer needs the examples crafted white-box on the source (base).
+                mode = pb.ATTACK_MODE_WHITE_BOX
+            elif pb.ATTACK_MODE_BLACK_BOX not in modes:
+                continue
+            units.append(
+                Unit(
+                    f"attack:{i}:{v}",
+                    "attack",
+                    f"{attack.attack} on {v}",
+                    variant=v,
+                    attack_index=i,
+                    mode=mode,
+                    depends=(f"variant:{v}",),
+                    weight=2 * cost,
+                )
+            )
+        if pb.ATTACK_MODE_TRANSFER in modes:
+            units += [
+                Unit(
+                    f"transfer:{i}:{v}",
+                    "transfer",
+                    f"{attack.attack} transferred from {BASE} to {v}",
+                    variant=v,
+                    attack_index=i,
+                    mode=pb.ATTACK_MODE_TRANSFER,
+                    depends=(f"attack:{i}:{BASE}", f"variant:{v}"),
+                    weight=0.2 * cost,
+                )
+                for v in variants
+                if v != BASE
+            ]
+    if not spec.latency.disabled:
+        units += [
+            Unit(f"latency:{v}", "latency", f"timing {v}", variant=v, depends=(f"variant:{v}",))
+            for v in variants
+        ]
+    return units

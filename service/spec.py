@@ -1,0 +1,264 @@
+"""Evaluation specs: presets, merging a preset with a client's overrides, validation.
+
+A spec is checked completely at submit time, so a typo in a compressor field or an
+attack parameter is an INVALID_ARGUMENT naming the field, not a job that fails
+twenty minutes later. Compressor and attack configs are validated by their own
+registries (which import no heavy library for that).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from robustedge.service.errors import FailedPrecondition, InvalidArgument
+from robustedge.v1 import evaluation_pb2 as pb
+
+DEFAULT_PRESET = "quick"
+MAX_SAMPLES = 100_000
+PROVIDERS = ("cpu", "openvino", "xnnpack", "dnnl", "cuda", "tensorrt", "qnn", "coreml")
+_VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+# Epsilons of the quick preset, in input units of a [0, 1] input range.
+QUICK_EPSILONS = [0.05, 0.1, 0.2]
+
+
+def _quick() -> dict[str, Any]:
+    return {
+        "samples": 500,
+        "seed": 0,
+        "variants": [
+            {
+                "name": "int8",
+                "steps": [
+                    {"compressor": "quantize", "params": {"approach": "static", "format": "qdq"}}
+                ],
+            }
+        ],
+        "attacks": [
+            {"attack": "fgsm", "epsilons": QUICK_EPSILONS, "norm": "linf"},
+            {"attack": "pgd", "epsilons": QUICK_EPSILONS, "norm": "linf", "params": {"steps": 10}},
+        ],
+        "latency": {"providers": ["cpu"], "batch_sizes": [1], "threads": [1]},
+    }
+
+
+def _with_variant_preset(name: str) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        from robustedge.compressors import variant_presets
+
+        spec = _quick()
+        spec["variants"] = [
+            {
+                "name": v["name"],
+                "steps": [
+                    {
+                        "compressor": step["compressor"],
+                        "params": {k: val for k, val in step.items() if k != "compressor"},
+                    }
+                    for step in v["steps"]
+                ],
+            }
+            for v in variant_presets()[name]
+        ]
+        return spec
+
+    return build
+
+
+PRESETS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "quick": (
+        "base + int8 (static QDQ); FGSM and PGD-10 (L-inf) at 3 epsilons; <= 500 samples;"
+        " CPU latency",
+        _quick,
+    ),
+    "int8": (
+        "static QDQ and dynamic int8 variants with the quick attacks",
+        _with_variant_preset("int8"),
+    ),
+    "pruning-sweep": (
+        "L2 channel pruning at 10-50% with the quick attacks",
+        _with_variant_preset("pruning-sweep"),
+    ),
+    "compounded": (
+        "pruning, clustering and int8 alone and in every combination, with the quick attacks",
+        _with_variant_preset("compounded"),
+    ),
+}
+
+
+def preset_spec(name: str) -> pb.EvaluationSpec:
+    if name not in PRESETS:
+        raise InvalidArgument(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    try:
+        raw = PRESETS[name][1]()
+    except ImportError as exc:
+        raise FailedPrecondition(f"preset {name!r} is not available on this server: {exc}") from exc
+    return json_format.ParseDict(raw, pb.EvaluationSpec())
+
+
+def merge(preset: str, overrides: pb.EvaluationSpec) -> pb.EvaluationSpec:
+    """Resolves what a client asked for into one spec.
+
+    Without a preset, a spec that names attacks or variants is taken as written and
+    an empty one means the default preset. With a preset, every field the client
+    set replaces the preset's, and gates are added to the preset's gates.
+    """
+    if not preset:
+        if overrides.attacks or overrides.variants:
+            spec = pb.EvaluationSpec()
+            spec.CopyFrom(overrides)
+            return spec
+        preset = DEFAULT_PRESET
+    spec = preset_spec(preset)
+    if overrides.samples:
+        spec.samples = overrides.samples
+    if overrides.seed:
+        spec.seed = overrides.seed
+    if overrides.variants:
+        del spec.variants[:]
+        spec.variants.extend(overrides.variants)
+    if overrides.attacks:
+        del spec.attacks[:]
+        spec.attacks.extend(overrides.attacks)
+    if overrides.HasField("latency"):
+        spec.latency.CopyFrom(overrides.latency)
+    if overrides.HasField("fidelity"):
+        spec.fidelity.CopyFrom(overrides.fidelity)
+    spec.gates.extend(overrides.gates)
+    return spec
+
+
+def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """Struct numbers are doubles; whole numbers come back as int so configs type-check."""
+    raw = json_format.MessageToDict(struct)
+    return {k: _unfloat(v) for k, v in raw.items()}
+
+
+def _unfloat(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_unfloat(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unfloat(v) for k, v in value.items()}
+    return value
+
+
+def validate(spec: pb.EvaluationSpec, *, input_range: tuple[float, float]) -> pb.EvaluationSpec:
+    """Checks a merged spec, fills defaults in place and returns it; raises InvalidArgument."""
+    if spec.samples < 0 or spec.samples > MAX_SAMPLES:
+        raise InvalidArgument(f"spec.samples must be in [0, {MAX_SAMPLES}], got {spec.samples}")
+    _validate_variants(spec)
+    _validate_attacks(spec, input_range)
+    _validate_latency(spec.latency)
+    _validate_gates(spec)
+    if spec.fidelity.max_abs_diff < 0 or not 0 <= spec.fidelity.min_top1_agreement <= 1:
+        raise InvalidArgument(
+            "spec.fidelity thresholds must be max_abs_diff >= 0, 0 <= agreement <= 1"
+        )
+    return spec
+
+
+def _validate_variants(spec: pb.EvaluationSpec) -> None:
+    names: set[str] = set()
+    steps_json = []
+    for i, variant in enumerate(spec.variants):
+        if not _VARIANT_NAME.match(variant.name) or variant.name == "base":
+            raise InvalidArgument(
+                f"variants[{i}].name {variant.name!r} must match [a-z0-9][a-z0-9_-]* and not be"
+                " 'base'"
+            )
+        if variant.name in names:
+            raise InvalidArgument(f"variants[{i}].name {variant.name!r} is used twice")
+        names.add(variant.name)
+        if not variant.steps:
+            raise InvalidArgument(f"variants[{i}].steps must not be empty")
+        steps_json.append(
+            [{"compressor": s.compressor, **struct_to_dict(s.params)} for s in variant.steps]
+        )
+    if not steps_json:
+        return
+    try:
+        from robustedge.compressors import ConfigError, validate_steps
+    except ImportError as exc:
+        raise FailedPrecondition(f"compressors are not available on this server: {exc}") from exc
+    for i, (variant, steps) in enumerate(zip(spec.variants, steps_json, strict=True)):
+        try:
+            resolved = validate_steps(steps)
+        except ConfigError as exc:
+            raise InvalidArgument(f"variants[{i}] ({variant.name}): {exc}") from exc
+        del variant.steps[:]
+        for step in resolved:
+            params = struct_pb2.Struct()
+            params.update({k: v for k, v in step.items() if k != "compressor"})
+            variant.steps.add(compressor=step["compressor"], params=params)
+
+
+def _validate_attacks(spec: pb.EvaluationSpec, input_range: tuple[float, float]) -> None:
+    from robustedge.attacks import AttackConfigError, get_attack
+
+    width = input_range[1] - input_range[0]
+    for i, attack_spec in enumerate(spec.attacks):
+        where = f"attacks[{i}]"
+        try:
+            attack = get_attack(attack_spec.attack)
+        except KeyError as exc:
+            raise InvalidArgument(f"{where}.attack: {exc.args[0] if exc.args else exc}") from exc
+        if not attack_spec.epsilons:
+            raise InvalidArgument(f"{where}.epsilons must not be empty")
+        for eps in attack_spec.epsilons:
+            if not math.isfinite(eps) or eps <= 0 or eps > width:
+                raise InvalidArgument(
+                    f"{where}.epsilons: {eps} must be in (0, {width:g}] (the input range width)"
+                )
+        if not attack_spec.norm:
+            attack_spec.norm = attack.norms[0]
+        if attack_spec.norm not in attack.norms:
+            raise InvalidArgument(
+                f"{where}.norm {attack_spec.norm!r}: {attack.name} supports {list(attack.norms)}"
+            )
+        params = struct_to_dict(attack_spec.params)
+        for eps in attack_spec.epsilons:
+            try:
+                attack.resolve_params(params, epsilon=eps, norm=attack_spec.norm)
+            except AttackConfigError as exc:
+                raise InvalidArgument(f"{where}.params.{exc.field}: {exc}") from exc
+
+
+def _validate_latency(latency: pb.LatencySpec) -> None:
+    if latency.disabled:
+        return
+    if not latency.providers:
+        latency.providers.append("cpu")
+    if not latency.batch_sizes:
+        latency.batch_sizes.append(1)
+    if not latency.threads:
+        latency.threads.append(1)
+    for provider in latency.providers:
+        if provider not in PROVIDERS:
+            raise InvalidArgument(
+                f"latency.providers: unknown provider {provider!r}; known: {', '.join(PROVIDERS)}"
+            )
+    if any(b < 1 or b > 4096 for b in latency.batch_sizes):
+        raise InvalidArgument("latency.batch_sizes must be in [1, 4096]")
+    if any(t < 1 or t > 256 for t in latency.threads):
+        raise InvalidArgument("latency.threads must be in [1, 256]")
+    latency.warmup = latency.warmup or 10
+    latency.min_iterations = latency.min_iterations or 50
+    latency.max_seconds = latency.max_seconds or 2.0
+    if latency.warmup < 0 or latency.min_iterations < 1 or latency.max_seconds > 600:
+        raise InvalidArgument("latency: warmup >= 0, min_iterations >= 1, max_seconds <= 600")
+
+
+def _validate_gates(spec: pb.EvaluationSpec) -> None:
+    from robustedge.client.gates import GateError, parse_gate
+
+    for i, expression in enumerate(spec.gates):
+        try:
+            parse_gate(expression)
+        except GateError as exc:
+            raise InvalidArgument(f"gates[{i}] {expression!r}: {exc}") from exc

@@ -1,0 +1,124 @@
+"""Worker process: runs the units of one job and reports back over a pipe.
+
+Started by the local executor as ``python -m robustedge.service.worker`` in its own
+process group (so cancelling a job kills everything it started). It reads one JSON
+document from stdin — the job's paths, spec, the units to run and the results of
+units already finished — and writes JSON lines to its original stdout:
+
+    {"type": "progress", "unit": KEY, "fraction": 0.4, "message": "eps=0.1"}
+    {"type": "done", "unit": KEY, "ok": true, "result": {...}, "seconds": 1.2}
+    {"type": "done", "unit": KEY, "ok": false, "error": "...", "seconds": 0.1}
+
+Libraries that print (INC does) would corrupt that stream, so file descriptor 1 is
+pointed at stderr (the job's log file) and the protocol uses a private duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from google.protobuf import json_format
+from robustedge.service.pipeline import JobContext, _reason, run_unit
+from robustedge.service.plan import Unit
+from robustedge.v1 import evaluation_pb2 as pb
+
+log = logging.getLogger("robustedge.worker")
+
+# At most this many progress messages per second reach the parent.
+PROGRESS_INTERVAL = 0.25
+
+
+class Channel:
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._last_progress = 0.0
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._stream.write(json.dumps(message) + "\n")
+        self._stream.flush()
+
+    def progress(self, unit: str, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        self.send({"type": "progress", "unit": unit, "fraction": fraction, "message": message})
+
+
+def run_job(document: dict[str, Any], channel: Channel) -> None:
+    spec = json_format.ParseDict(document["spec"], pb.EvaluationSpec())
+    ctx = JobContext(
+        job_dir=Path(document["job_dir"]),
+        model_path=Path(document["model_path"]),
+        dataset_path=Path(document["dataset_path"]),
+        spec=spec,
+        results=dict(document.get("results", {})),
+    )
+    failed: set[str] = set(document.get("failed", []))
+    for raw in document["units"]:
+        unit = Unit(**{**raw, "depends": tuple(raw["depends"])})
+        missing = [d for d in unit.depends if d in failed or d not in ctx.results]
+        started = time.perf_counter()
+        if missing:
+            failed.add(unit.key)
+            channel.send(
+                {
+                    "type": "done",
+                    "unit": unit.key,
+                    "ok": False,
+                    "error": f"skipped: {', '.join(missing)} did not finish",
+                    "seconds": 0.0,
+                }
+            )
+            continue
+        channel.progress(unit.key, 0.0, unit.stage)
+        try:
+            result = run_unit(
+                ctx,
+                unit,
+                lambda f, m, key=unit.key: channel.progress(key, max(0.0, min(f, 1.0)), m),
+            )
+        except Exception as exc:
+            log.exception("unit %s failed", unit.key)
+            failed.add(unit.key)
+            channel.send(
+                {
+                    "type": "done",
+                    "unit": unit.key,
+                    "ok": False,
+                    "error": _reason(exc),
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            continue
+        ctx.results[unit.key] = result
+        channel.send(
+            {
+                "type": "done",
+                "unit": unit.key,
+                "ok": True,
+                "result": result,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+
+
+def main() -> int:
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything printed by libraries goes to the log, not the protocol
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    document = json.load(sys.stdin)
+    run_job(document, Channel(protocol))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

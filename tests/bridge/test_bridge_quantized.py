@@ -1,0 +1,134 @@
+"""Quantized graphs: forward equals onnxruntime's integer arithmetic, STE/exact backward."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from quantized_models import output_step, quantize_digits
+
+from robustedge.bridge import convert, gradient_nonzero_fraction, measure_fidelity
+
+MS = "com.microsoft"
+
+
+@pytest.fixture(scope="module")
+def quantized(digits, tmp_path_factory):
+    return quantize_digits(digits.model, digits.train, tmp_path_factory.mktemp("quantized"))
+
+
+def session(model) -> ort.InferenceSession:
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("variant", ["qdq_tensor", "qdq_channel", "qoperator_channel", "dynamic"])
+def test_quantized_digits_fidelity_and_gradients(digits, quantized, variant):
+    data = np.load(digits.dataset)
+    path = quantized[variant]
+    ops = {(n.domain, n.op_type) for n in onnx.load(path).graph.node}
+    expected_ops = {
+        "qdq_tensor": ("", "QuantizeLinear"),
+        "qdq_channel": ("", "DequantizeLinear"),
+        "qoperator_channel": ("", "QLinearConv"),
+        "dynamic": ("", "ConvInteger"),
+    }[variant]
+    assert expected_ops in ops  # the quantizer really produced that format
+    ste = convert(path, gradient="ste")
+    fidelity = measure_fidelity(ste, session(path), data["x"])
+    assert fidelity.top1_agreement >= 0.99
+    # Within one quantization step of the output (float output: float tolerance).
+    step = output_step(path)
+    assert fidelity.max_abs_diff <= (step * 1.0001 if step else 1e-4)
+    x, y = data["x"][:128], data["y"][:128]
+    assert gradient_nonzero_fraction(ste, x, y) > 0.5
+    exact = convert(path, gradient="exact")
+    np.testing.assert_array_equal(exact.outputs(x), ste.outputs(x))
+    assert gradient_nonzero_fraction(exact, x, y) < 1e-3
+
+
+def test_qoperator_matches_exactly(digits, quantized):
+    # QLinearConv/QGemm reproduce onnxruntime's integer arithmetic bit for bit here.
+    data = np.load(digits.dataset)
+    path = quantized["qoperator_channel"]
+    fidelity = measure_fidelity(convert(path), session(path), data["x"])
+    assert fidelity.max_abs_diff == 0.0
+
+
+def pgd(module, x, y, eps, steps=10, step_size=None):
+    step_size = step_size or eps / 4
+    adv = x.clone()
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(module(adv), y)
+        (grad,) = torch.autograd.grad(loss, adv)
+        adv = adv.detach() + step_size * grad.sign()
+        adv = torch.clamp(torch.min(torch.max(adv, x - eps), x + eps), 0.0, 1.0)
+    return adv.detach()
+
+
+def test_ste_pgd_is_at_least_as_strong_as_transfer(digits, quantized):
+    data = np.load(digits.dataset)
+    x, y = torch.from_numpy(data["x"][:200]), torch.from_numpy(data["y"][:200])
+    int8 = quantized["qoperator_channel"]
+    target = session(int8)
+    white_box = pgd(convert(int8).module, x, y, eps=0.1)
+    transfer = pgd(convert(digits.model).module, x, y, eps=0.1)
+
+    def accuracy(adv):
+        return float((target.run(None, {"input": adv.numpy()})[0].argmax(1) == y.numpy()).mean())
+
+    clean = accuracy(x)
+    assert accuracy(white_box) < clean - 0.2  # the STE gradient is a useful direction
+    assert accuracy(white_box) <= accuracy(transfer)
+
+
+# --- Single operators against onnxruntime ------------------------------------------------------
+
+
+def single_node_model(node, x_type, x_shape, out_type, initializers, opsets=(("", 21),)):
+    graph = helper.make_graph(
+        [node],
+        "single",
+        [helper.make_tensor_value_info("x", x_type, x_shape)],
+        [helper.make_tensor_value_info("y", out_type, None)],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+    model.ir_version = 9 if max(v for d, v in opsets if d == "") < 21 else 10
+    return model
+
+
+def test_quantize_linear_gradient_is_clamped_ste():
+    scale, zero = np.float32(0.5), np.uint8(10)
+    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"])
+    deq = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])
+    graph = helper.make_graph(
+        [node, deq],
+        "qdq",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [numpy_helper.from_array(np.array(scale), "s"), numpy_helper.from_array(np.array(zero), "z")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    # Representable range in real units: [(0 - 10) * 0.5, (255 - 10) * 0.5] = [-5, 122.5].
+    x = torch.tensor([[-10.0, -1.2, 3.3, 200.0]], requires_grad=True)
+    for mode, expected in [("ste", [0.0, 1.0, 1.0, 0.0]), ("exact", [0.0, 0.0, 0.0, 0.0])]:
+        module = convert(model, gradient=mode).module
+        (grad,) = torch.autograd.grad(module(x).sum(), x)
+        np.testing.assert_array_equal(grad.numpy()[0], expected)
+    np.testing.assert_allclose(
+        convert(model).outputs(x.detach().numpy()),
+        session(model).run(None, {"x": x.detach().numpy()})[0],
+    )
+
+
+def test_unknown_quantized_op_is_reported():
+    node = helper.make_node("QLinearReduceMean", ["x"], ["y"], domain=MS)
+    model = single_node_model(node, TensorProto.UINT8, [1, 2], TensorProto.UINT8, [], (("", 17), (MS, 1)))
+    with pytest.raises(Exception, match="com.microsoft::QLinearReduceMean"):
+        convert(model)

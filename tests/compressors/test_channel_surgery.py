@@ -1,0 +1,209 @@
+"""Filter pruning that physically removes channels, on tiny graphs built here and the digits CNN.
+
+Exactness check used throughout: removing channel c must give the same outputs as the
+original graph in which every consumer ignores channel c (its input weights for c
+zeroed). onnxruntime runs both; they must agree to float precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from robustedge.compressors import CompressionError, build_variant
+from robustedge.compressors.channel_surgery import apply_plan, plan_channels, prune_channels
+from robustedge.compressors.facts import model_facts
+from robustedge.compressors.onnx_graph import initializers, to_array
+
+
+class GraphBuilder:
+    """Builds small float CNN graphs with seeded random weights."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.count = 0
+
+    def _name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def const(self, array: np.ndarray, prefix: str = "w") -> str:
+        name = self._name(prefix)
+        self.inits.append(numpy_helper.from_array(array.astype(np.float32), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], **attrs) -> str:
+        out = self._name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out + "_node", **attrs))
+        return out
+
+    def conv(self, x: str, cin: int, cout: int, k: int = 3, group: int = 1) -> str:
+        weight = self.const(self.rng.normal(0, 0.5, (cout, cin // group, k, k)))
+        bias = self.const(self.rng.normal(0, 0.1, cout), "b")
+        pad = k // 2
+        return self.node("Conv", [x, weight, bias], pads=[pad] * 4, group=group)
+
+    def batchnorm(self, x: str, channels: int) -> str:
+        scale = self.const(self.rng.uniform(0.5, 1.5, channels), "bn")
+        shift = self.const(self.rng.normal(0, 0.1, channels), "bn")
+        mean = self.const(self.rng.normal(0, 0.1, channels), "bn")
+        var = self.const(self.rng.uniform(0.5, 1.5, channels), "bn")
+        return self.node("BatchNormalization", [x, scale, shift, mean, var])
+
+    def gemm(self, x: str, features: int, outputs: int) -> str:
+        weight = self.const(self.rng.normal(0, 0.2, (outputs, features)))
+        bias = self.const(self.rng.normal(0, 0.1, outputs), "b")
+        return self.node("Gemm", [x, weight, bias], transB=1)
+
+    def model(self, output: str, rank: int = 2, shape=(1, 3, 8, 8)) -> onnx.ModelProto:
+        graph = helper.make_graph(
+            self.nodes,
+            "tiny",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *shape[1:]])],
+            [
+                helper.make_tensor_value_info(
+                    output, TensorProto.FLOAT, [f"d{i}" for i in range(rank)]
+                )
+            ],
+            self.inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model
+
+
+def chain_relu_maxpool_flatten_gemm() -> onnx.ModelProto:
+    g = GraphBuilder(1)
+    x = g.node("Relu", [g.conv("input", 3, 8)])
+    x = g.node("MaxPool", [g.node("Relu", [g.conv(x, 8, 12)])], kernel_shape=[2, 2], strides=[2, 2])
+    x = g.node("Flatten", [g.node("Relu", [g.conv(x, 12, 6)])], axis=1)
+    return g.model(g.gemm(x, 6 * 16, 5))
+
+
+def residual_with_batchnorm() -> onnx.ModelProto:
+    g = GraphBuilder(2)
+    a = g.node("Relu", [g.conv("input", 3, 8)])
+    b = g.batchnorm(g.conv(g.node("Relu", [g.batchnorm(g.conv(a, 8, 8), 8)]), 8, 8), 8)
+    summed = g.node("Relu", [g.node("Add", [a, b])])
+    pooled = g.node("GlobalAveragePool", [g.conv(summed, 8, 10)])
+    flat = g.node("Flatten", [g.node("Relu", [pooled])], axis=1)
+    return g.model(g.gemm(flat, 10, 4))
+
+
+def depthwise_and_reshape() -> onnx.ModelProto:
+    g = GraphBuilder(3)
+    x = g.node("Relu", [g.conv("input", 3, 8)])
+    x = g.node("Relu", [g.conv(x, 8, 8, group=8)])  # depthwise: channels pass through
+    x = g.node("Relu", [g.conv(x, 8, 6, k=1)])
+    shape = g.const(np.array([-1, 6 * 64]), "shape")
+    g.inits[-1] = numpy_helper.from_array(np.array([-1, 6 * 64], dtype=np.int64), shape)
+    flat = g.node("Reshape", [x, shape])
+    weight = g.const(g.rng.normal(0, 0.2, (6 * 64, 3)))
+    return g.model(g.node("MatMul", [flat, weight]))
+
+
+def concat_only() -> onnx.ModelProto:
+    g = GraphBuilder(4)
+    a = g.conv("input", 3, 4)
+    b = g.conv("input", 3, 4)
+    return g.model(g.node("Concat", [a, b], axis=1), rank=4)
+
+
+def consumers_ignore_removed(model: onnx.ModelProto, plan) -> onnx.ModelProto:
+    """The original graph in which every consumer reads zero weight for removed channels."""
+    reference = onnx.ModelProto()
+    reference.CopyFrom(model)
+    inits = initializers(reference)
+    producer_weights = {name for group in plan.groups for name in group.producers}
+    for index, kept in plan.keep.items():
+        group = plan.groups[index]
+        removed = np.setdiff1d(np.arange(group.channels), kept)
+        for s in group.slices:
+            array = to_array(inits[s.initializer]).copy()
+            is_conv_input = s.axis == 1 and array.ndim == 4 and s.initializer in producer_weights
+            is_fc_input = array.ndim == 2
+            if not (is_conv_input or is_fc_input):
+                continue
+            idx = (removed[:, None] * s.block + np.arange(s.block)[None, :]).ravel()
+            index_tuple = [slice(None)] * array.ndim
+            index_tuple[s.axis] = idx
+            array[tuple(index_tuple)] = 0
+            inits[s.initializer].CopyFrom(numpy_helper.from_array(array, s.initializer))
+    return reference
+
+
+@pytest.mark.parametrize(
+    "build", [chain_relu_maxpool_flatten_gemm, residual_with_batchnorm, depthwise_and_reshape]
+)
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_removed_channels_are_exactly_the_ignored_ones(build, norm, ort_helpers):
+    model = build()
+    plan, _ = plan_channels(model, 0.5, norm=norm, budget="filters")
+    pruned = apply_plan(model, plan)
+    onnx.checker.check_model(pruned)
+    x = np.random.default_rng(0).random((4, 3, 8, 8), dtype=np.float32)
+    expected = ort_helpers.run(consumers_ignore_removed(model, plan), x)
+    np.testing.assert_allclose(ort_helpers.run(pruned, x), expected, rtol=1e-4, atol=1e-5)
+    assert any(len(kept) < plan.groups[i].channels for i, kept in plan.keep.items())
+    before, after = model_facts(model), model_facts(pruned)
+    assert after["parameters"] < before["parameters"]
+    assert after["macs"] < before["macs"]
+
+
+def test_residual_add_prunes_both_branches_alike():
+    model = residual_with_batchnorm()
+    _, info = prune_channels(model, 0.5, norm="l2", budget="filters")
+    merged = [g for g in info["groups"] if len(g["producers"]) == 2]
+    assert len(merged) == 1, info["groups"]  # the first conv and the block's last conv
+    assert merged[0]["channels_after"] == 4
+    # The last conv feeds GlobalAveragePool -> Flatten -> Gemm and is pruned too.
+    assert any(g["channels_before"] == 10 and g["channels_after"] == 5 for g in info["groups"])
+
+
+def test_depthwise_group_attribute_follows_the_kept_channels():
+    pruned, _ = prune_channels(depthwise_and_reshape(), 0.5, norm="l1", budget="filters")
+    groups = [a.i for n in pruned.graph.node for a in n.attribute if a.name == "group"]
+    assert groups == [1, 4, 1]  # the depthwise conv now has one group per kept channel
+    shape = next(to_array(i) for i in pruned.graph.initializer if i.name.startswith("shape"))
+    assert shape.tolist() == [-1, 3 * 64]
+
+
+def test_a_graph_without_removable_channels_fails_readably():
+    with pytest.raises(CompressionError, match="no Conv output channels can be removed"):
+        prune_channels(concat_only(), 0.5)
+
+
+def test_digits_half_the_conv_weights_go(digits_case, ort_helpers, tmp_path):
+    built = build_variant(
+        digits_case.model,
+        [{"compressor": "prune", "pattern": "channel", "criterion": "l2", "sparsity": 0.5}],
+        digits_case.data(tmp_path),
+    )
+    facts = built.facts
+    conv_ratio = facts["conv_parameters"] / facts["base"]["conv_parameters"]
+    assert 0.45 <= conv_ratio <= 0.55, conv_ratio
+    assert facts["macs"] < 0.6 * facts["base"]["macs"]
+    assert facts["size_bytes"] < 0.75 * facts["base"]["size_bytes"]
+    assert [n.op_type for n in built.model.graph.node] == [
+        n.op_type for n in digits_case.model.graph.node
+    ]
+    base = ort_helpers.accuracy(digits_case.model, digits_case.eval_x, digits_case.eval_y)
+    pruned = ort_helpers.accuracy(built.model, digits_case.eval_x, digits_case.eval_y)
+    assert pruned >= base - 0.1  # one-shot, no fine-tune
+    channels = facts["steps"][0]["channels"]
+    assert [g["channels_before"] for g in channels["groups"]] == [16, 32, 32]
+    assert all(g["channels_after"] < g["channels_before"] for g in channels["groups"])
+
+
+def test_filters_budget_removes_that_share_of_filters(digits_case, tmp_path):
+    built = build_variant(
+        digits_case.model,
+        [{"compressor": "prune", "pattern": "channel", "sparsity": 0.5, "budget": "filters"}],
+        digits_case.data(tmp_path),
+    )
+    groups = built.facts["steps"][0]["channels"]["groups"]
+    assert [g["channels_after"] for g in groups] == [8, 16, 16]

@@ -9,6 +9,9 @@ ADDR ?= 127.0.0.1:50051
 
 .PHONY: setup browser proto demo test test-fast lint typecheck clean
 
+# `make runtime-openvino`: the OpenVINO execution provider in its own virtualenv.
+include latency/openvino.mk
+
 setup: $(STAMP)
 
 # The stamp is rebuilt when the pinned versions or the package metadata change.
@@ -30,10 +33,10 @@ browser:
 proto: $(STAMP)
 	$(PY) -m robustedge.service.protogen
 
-demo: $(STAMP)
+demo: $(STAMP) runtime-openvino
 	$(PY) examples/demo.py --data-dir $(DATA_DIR) --out demo-report
 
-test: $(STAMP) browser
+test: $(STAMP) browser runtime-openvino
 	$(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP)
@@ -46,4 +49,4 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy service compressors bridge attacks latency reports clients/python/robustedge/client
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(OPENVINO_VENV) $(DATA_DIR) .pytest_cache .mypy_cache

@@ -3,7 +3,18 @@
 Importing this package registers every attack module below by name.
 """
 
-from robustedge.attacks import apgd, bim, cw, deepfool, fgsm, pgd  # noqa: F401  (registration side effect)
+# Imported for their registration side effect (each module registers its attack).
+from robustedge.attacks import (  # noqa: F401
+    apgd,
+    bim,
+    cw,
+    deepfool,
+    fgsm,
+    hopskipjump,
+    pgd,
+    square,
+    universal,
+)
 from robustedge.attacks.base import (
     Attack,
     AttackConfigError,
@@ -16,23 +27,28 @@ from robustedge.attacks.base import (
     UnknownAttackError,
     canonical_norm,
 )
+from robustedge.attacks.ensemble import STANDARD, MemberResult, WorstCaseResult, worst_case
 from robustedge.attacks.metrics import summarize, wilson_interval
 from robustedge.attacks.registry import get_attack, list_attacks, register
 
 __all__ = [
+    "STANDARD",
     "Attack",
     "AttackConfigError",
     "AttackRun",
     "AttackTarget",
     "AttackTimeoutError",
     "AttackUnsupportedError",
+    "MemberResult",
     "Need",
     "Param",
     "UnknownAttackError",
+    "WorstCaseResult",
     "canonical_norm",
     "get_attack",
     "list_attacks",
     "register",
     "summarize",
     "wilson_interval",
+    "worst_case",
 ]

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+
 from robustedge.attacks.base import Attack, Need, Param, RunContext
 from robustedge.attacks.differentiable import (
     LossFn,

@@ -216,6 +216,8 @@ class Attack:
     parameters: ClassVar[tuple[Param, ...]] = ()
     #: Minimal-perturbation attacks (CW, DeepFool) may run unbounded (epsilon = inf).
     allows_unbounded: ClassVar[bool] = False
+    #: Whether AttackRun.queries is counted (black-box attacks, and ensembles with one).
+    counts_queries: ClassVar[bool] = False
 
     def all_parameters(self) -> tuple[Param, ...]:
         return (*self.parameters, *COMMON_PARAMS)

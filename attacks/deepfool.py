@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from robustedge.attacks.base import Attack, Need, Param, RunContext
 from robustedge.attacks.differentiable import eval_mode, logits_of, module_device, to_tensor
 from robustedge.attacks.registry import register
@@ -60,7 +61,6 @@ class DeepFool(Attack):
         self, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ctx: RunContext
     ) -> torch.Tensor:
         p = ctx.params
-        n = len(x)
         with torch.no_grad():
             logits0 = logits_of(module, x)
         k = min(p["candidates"], logits0.shape[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from robustedge.attacks.base import RunContext
 from robustedge.attacks.differentiable import (
     LossFn,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from robustedge.attacks.base import Attack, Need, Param, RunContext
 from robustedge.attacks.iterative import run_restarts
 from robustedge.attacks.registry import register

@@ -13,7 +13,10 @@ Forward semantics
     ``MatMulInteger`` -- reproduce onnxruntime's integer arithmetic: integer
     accumulation (carried exactly in float32 or float64 tensors holding integers),
     requantization by a float32 multiplier, round half to even, saturation to the
-    integer range.
+    integer range. QDQ graphs are first rewritten the way onnxruntime's optimizer
+    rewrites them (``DQ -> Conv/MatMul/Gemm -> Q`` groups become ``QLinearConv``,
+    ``QLinearMatMul``, ``QGemm``; ``convert(..., fuse_qdq=False)`` keeps the float
+    simulation of the graph as written), so their outputs match onnxruntime's too.
 
 Gradient semantics (the ``gradient`` switch)
     ``"ste"`` (default): the clamped straight-through estimator. Every rounding step
@@ -46,6 +49,7 @@ from robustedge.bridge.converter import BridgedModel, convert, find_unsupported
 from robustedge.bridge.errors import BridgeError, UnsupportedOpsError
 from robustedge.bridge.fidelity import (
     Fidelity,
+    FidelityGate,
     gradient_nonzero_fraction,
     input_gradient,
     measure_fidelity,
@@ -56,6 +60,7 @@ __all__ = [
     "BridgeError",
     "BridgedModel",
     "Fidelity",
+    "FidelityGate",
     "UnsupportedOpsError",
     "convert",
     "find_unsupported",

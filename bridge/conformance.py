@@ -91,7 +91,9 @@ def _load_tensor(path: Path) -> np.ndarray:
     return numpy_helper.to_array(tensor)
 
 
-def _light_data(case: Case, model: onnx.ModelProto) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+def _light_data(
+    case: Case, model: onnx.ModelProto
+) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
     # The onnx runner feeds light models arange(n)/n in the input's shape (unknown
     # dimensions taken as 1) and ships the outputs next to the model.
     inputs = []
@@ -105,9 +107,7 @@ def _light_data(case: Case, model: onnx.ModelProto) -> list[tuple[list[np.ndarra
         count = int(np.prod(shape))
         inputs.append((np.arange(count).reshape(shape) / count).astype(np.float32))
     stem = case.model_path.with_suffix("")
-    outputs = [
-        _load_tensor(Path(f"{stem}_output_{i}.pb")) for i in range(len(model.graph.output))
-    ]
+    outputs = [_load_tensor(Path(f"{stem}_output_{i}.pb")) for i in range(len(model.graph.output))]
     return [(inputs, outputs)]
 
 
@@ -150,7 +150,9 @@ def run_case(case: Case) -> CaseResult:
                     raise AssertionError(f"{name}: shape {ours.shape} != {reference.shape}")
                 np.testing.assert_allclose(ours, reference, rtol=case.rtol, atol=case.atol)
     except Exception as error:  # a failing case is a result, not a crash
-        return CaseResult(case, False, ops, f"{type(error).__name__}: {error}".splitlines()[0][:300])
+        return CaseResult(
+            case, False, ops, f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        )
     return CaseResult(case, True, ops)
 
 
@@ -158,12 +160,16 @@ def _torch_dtype(dtype: np.dtype) -> torch.dtype:
     return torch.from_numpy(np.zeros(1, dtype=dtype)).dtype
 
 
-def run_all(suites: tuple[str, ...] = SUITES, skip: frozenset[str] = frozenset()) -> list[CaseResult]:
+def run_all(
+    suites: tuple[str, ...] = SUITES, skip: frozenset[str] = frozenset()
+) -> list[CaseResult]:
     results = []
     for case in discover(suites):
         if case.name in skip:
             continue
         result = run_case(case)
-        logger.info("%s/%s: %s %s", case.suite, case.name, "ok" if result.passed else "FAIL", result.detail)
+        logger.info(
+            "%s/%s: %s %s", case.suite, case.name, "ok" if result.passed else "FAIL", result.detail
+        )
         results.append(result)
     return results

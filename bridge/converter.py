@@ -12,6 +12,9 @@ from typing import Literal
 import numpy as np
 import onnx
 import torch
+from torch import nn
+
+from robustedge.bridge import qdq_fusion
 from robustedge.bridge.dtypes import torch_dtype
 from robustedge.bridge.errors import BridgeError, UnsupportedOpsError
 from robustedge.bridge.graph_module import OnnxGraphModule, Step
@@ -25,13 +28,13 @@ from robustedge.bridge.ops_nn import (
 from robustedge.bridge.registry import (
     DEFAULT_DOMAIN,
     MAX_OPSET,
+    MICROSOFT_DOMAIN,
     MIN_OPSET,
     OpSpec,
     _ensure_loaded,
     lookup,
     normalize_domain,
 )
-from torch import nn
 
 logger = logging.getLogger(__name__)
 
@@ -148,36 +151,62 @@ def _layer_key(node: onnx.NodeProto, index: int, taken: set[str]) -> str:
     return key
 
 
+# Operators that may sit between the softmax and the graph output without changing
+# which class wins: requantization of the probabilities (QDQ graphs), reshapes.
+_AFTER_SOFTMAX = {"QuantizeLinear", "DequantizeLinear", "Identity", "Flatten", "Reshape", "Squeeze"}
+LOGITS_TENSOR = "robustedge_bridge_logits"
+
+
 def _logits_tensor(
     graph: onnx.GraphProto, producer: dict[str, onnx.NodeProto], opsets: dict[str, int]
-) -> tuple[str, bool]:
-    """The tensor attacks should differentiate: the graph output, or what fed its softmax."""
+) -> tuple[str, bool, onnx.NodeProto | None]:
+    """The tensor attacks should differentiate: the graph output, or what fed its softmax.
+
+    Returns (tensor name, pre_softmax, extra node to evaluate). The extra node exists
+    for com.microsoft QLinearSoftmax, whose input is quantized: the logits are its
+    dequantized input.
+    """
     name = graph.output[0].name
     node = producer.get(name)
-    if (
-        node is None
-        or node.op_type not in _SOFTMAX_OPS
-        or normalize_domain(node.domain) != DEFAULT_DOMAIN
-    ):
-        return name, False
+    while node is not None and node.op_type in _AFTER_SOFTMAX and node.input:
+        node = producer.get(node.input[0])
+    if node is None:
+        return name, False, None
+    domain = normalize_domain(node.domain)
     axis = next(
         (onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), None
     )
+    if domain == MICROSOFT_DOMAIN and node.op_type == "QLinearSoftmax":
+        if axis not in (None, -1, 1):
+            return name, False, None
+        dequantize = onnx.helper.make_node(
+            "DequantizeLinear", list(node.input[:3]), [LOGITS_TENSOR], name=LOGITS_TENSOR
+        )
+        return LOGITS_TENSOR, True, dequantize
+    if node.op_type not in _SOFTMAX_OPS or domain != DEFAULT_DOMAIN:
+        return name, False, None
     opset = opsets[DEFAULT_DOMAIN]
     # Softmax over the class axis only: opset < 13 flattens from `axis` (default 1),
     # opset >= 13 normalizes along `axis` (default -1, the class axis of [N, C]).
     class_axis = (axis in (None, 1)) if opset < 13 else (axis in (None, -1, 1))
     if not class_axis:
-        return name, False
-    return node.input[0], True
+        return name, False, None
+    return node.input[0], True, None
 
 
 def convert(
     model: onnx.ModelProto | str | os.PathLike[str],
     *,
     gradient: GradientMode = "ste",
+    fuse_qdq: bool = True,
 ) -> BridgedModel:
     """Converts an ONNX classifier into a differentiable torch module.
+
+    ``gradient`` selects the backward pass of quantizing operators ("ste": clamped
+    straight-through estimator, "exact": zero). ``fuse_qdq`` first rewrites QDQ node
+    groups into the integer operators onnxruntime runs for them (see ``qdq_fusion``),
+    so that a QDQ model's forward pass matches onnxruntime's instead of a float
+    simulation that can differ by a quantization step.
 
     Raises ``UnsupportedOpsError`` (naming every unsupported operator) before doing any
     work when the graph uses operators the bridge lacks, and ``BridgeError`` for other
@@ -186,6 +215,8 @@ def convert(
     if gradient not in ("ste", "exact"):
         raise ValueError(f"gradient must be 'ste' or 'exact', not {gradient!r}")
     proto = load_model(model)
+    if fuse_qdq:
+        proto, _ = qdq_fusion.fuse_qdq(proto)
     graph = proto.graph
     opsets = model_opsets(proto)
     if not MIN_OPSET <= opsets[DEFAULT_DOMAIN] <= MAX_OPSET:
@@ -210,7 +241,9 @@ def convert(
 
     order = _topological_order(graph, {v.name for v in graph.input} | set(initializers))
     producer = {out: node for node in order for out in node.output if out}
-    logits_name, pre_softmax = _logits_tensor(graph, producer, opsets)
+    logits_name, pre_softmax, logits_node = _logits_tensor(graph, producer, opsets)
+    if logits_node is not None:
+        order.append(logits_node)
 
     uses = Counter(name for node in order for name in node.input if name)
     graph_outputs = {value.name for value in graph.output}
@@ -301,8 +334,6 @@ def _bind_layer(spec: OpSpec, info: NodeInfo, inputs: list[str], owned) -> Layer
     factory = _LAYER_FACTORIES.get(info.op_type)
     if factory is None or not spec.parametric or len(inputs) < 2:
         return None
-    if info.op_type == "Gemm" and info.attr("transA", 0) not in (0,):
-        pass  # transA applies to the activation, the layer still owns B
     weight = owned(inputs[1])
     if weight is None:
         return None

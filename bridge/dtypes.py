@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import onnx
 import torch
+
 from robustedge.bridge.errors import BridgeError
 
 ONNX_TO_TORCH: dict[int, torch.dtype] = {

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from robustedge.bridge.converter import BridgedModel
 
 if TYPE_CHECKING:
@@ -26,6 +27,32 @@ class Fidelity:
     max_abs_diff: float
     top1_agreement: float
     n: int
+
+
+@dataclass(frozen=True)
+class FidelityGate:
+    """Thresholds a variant's bridge must meet for its white-box results to be trusted.
+
+    ``max_abs_diff=None`` skips the output-difference test (quantized variants are
+    better judged by top-1 agreement, or by a bound of one output quantization step).
+    """
+
+    min_top1_agreement: float = 0.99
+    max_abs_diff: float | None = 1e-3
+
+    def failures(self, fidelity: Fidelity) -> list[str]:
+        """Human-readable reasons the gate fails (empty when it passes)."""
+        reasons = []
+        if fidelity.top1_agreement < self.min_top1_agreement:
+            reasons.append(
+                f"top-1 agreement {fidelity.top1_agreement:.4f} < {self.min_top1_agreement}"
+            )
+        if self.max_abs_diff is not None and not fidelity.max_abs_diff <= self.max_abs_diff:
+            reasons.append(f"max abs diff {fidelity.max_abs_diff:.3g} > {self.max_abs_diff}")
+        return reasons
+
+    def passes(self, fidelity: Fidelity) -> bool:
+        return not self.failures(fidelity)
 
 
 def measure_fidelity(

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
+
 from robustedge.bridge.errors import BridgeError
 from robustedge.bridge.node import NodeInfo
 from robustedge.bridge.registry import Handler, lookup
-from torch import nn
 
 Tensor = torch.Tensor
 

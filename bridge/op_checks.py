@@ -121,7 +121,9 @@ def run_check(check: OpCheck) -> CheckResult:
 
     try:
         model, feeds = check.build()
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
         references = session.run(None, feeds)
         bridged = convert(model)
         with torch.no_grad():
@@ -173,7 +175,10 @@ def _quantized_checks() -> list[OpCheck]:
                     OpCheck(
                         f"QuantizeLinear_{tag}",
                         "QuantizeLinear",
-                        [Operand("x", floats(2, 3, 4, 5, scale=4.0), True), *_q("y", scale, zero, dtype)],
+                        [
+                            Operand("x", floats(2, 3, 4, 5, scale=4.0), True),
+                            *_q("y", scale, zero, dtype),
+                        ],
                         attrs,
                         opset=opset,
                     )
@@ -182,13 +187,65 @@ def _quantized_checks() -> list[OpCheck]:
                     OpCheck(
                         f"DequantizeLinear_{tag}",
                         "DequantizeLinear",
-                        [Operand("x", integers(dtype, 2, 3, 4, 5), True), *_q("x", scale, zero, dtype)],
+                        [
+                            Operand("x", integers(dtype, 2, 3, 4, 5), True),
+                            *_q("x", scale, zero, dtype),
+                        ],
                         attrs,
                         opset=opset,
                     )
                 )
+    for op_type in ("QuantizeLinear", "DequantizeLinear"):
+        source = (
+            floats(2, 4, 3, scale=4.0) if op_type == "QuantizeLinear" else integers(u8, 2, 4, 3)
+        )
+        checks.append(
+            OpCheck(
+                f"{op_type}_com_microsoft",
+                op_type,
+                [Operand("x", source, True), *_q("q", 0.05, 120, u8)],
+                domain=MICROSOFT_DOMAIN,
+            )
+        )
     checks.append(
-        OpCheck("DynamicQuantizeLinear", "DynamicQuantizeLinear", [Operand("x", floats(4, 6), True)], n_outputs=3)
+        OpCheck(
+            "MatMulIntegerToFloat",
+            "MatMulIntegerToFloat",
+            [
+                Operand("x", integers(u8, 5, 32), True),
+                Operand("b", integers(i8, 32, 7)),
+                Operand("a_scale", fixed(0.02, np.float32)),
+                Operand("b_scale", fixed(np.linspace(0.01, 0.03, 7), np.float32)),
+                Operand("a_zero", fixed(100, u8)),
+                Operand("b_zero", fixed(np.zeros(7), i8)),
+                Operand("bias", floats(7)),
+            ],
+            domain=MICROSOFT_DOMAIN,
+            atol=1e-4,
+        )
+    )
+    checks.append(
+        OpCheck(
+            "DynamicQuantizeMatMul",
+            "DynamicQuantizeMatMul",
+            [
+                Operand("x", floats(5, 32), True),
+                Operand("b", integers(i8, 32, 7)),
+                Operand("b_scale", fixed(np.linspace(0.01, 0.03, 7), np.float32)),
+                Operand("b_zero", fixed(np.zeros(7), i8)),
+                Operand("bias", floats(7)),
+            ],
+            domain=MICROSOFT_DOMAIN,
+            atol=1e-4,
+        )
+    )
+    checks.append(
+        OpCheck(
+            "DynamicQuantizeLinear",
+            "DynamicQuantizeLinear",
+            [Operand("x", floats(4, 6), True)],
+            n_outputs=3,
+        )
     )
     for domain in ("", MICROSOFT_DOMAIN):
         for per_channel in (False, True):
@@ -203,7 +260,9 @@ def _quantized_checks() -> list[OpCheck]:
                         Operand("w", integers(i8, 6, 2, 3, 3)),
                         *_q("w", w_scale, 0, i8),
                         *_q("y", 0.5, 128, u8),
-                        Operand("b", lambda rng: rng.integers(-5000, 5000, size=6).astype(np.int32)),
+                        Operand(
+                            "b", lambda rng: rng.integers(-5000, 5000, size=6).astype(np.int32)
+                        ),
                     ],
                     {"pads": [1, 0, 1, 2], "strides": [2, 1], "group": 2},
                     domain=domain,
@@ -300,7 +359,11 @@ def _quantized_checks() -> list[OpCheck]:
             OpCheck(
                 f"{op_type}_{index}",
                 op_type,
-                [Operand("x", integers(u8, 2, 3, 6, 6), True), *_q("x", 0.05, 120, u8), *_q("y", 0.02, 100, u8)],
+                [
+                    Operand("x", integers(u8, 2, 3, 6, 6), True),
+                    *_q("x", 0.05, 120, u8),
+                    *_q("y", 0.02, 100, u8),
+                ],
                 attrs,
                 domain=MICROSOFT_DOMAIN,
                 max_steps=1,
@@ -311,7 +374,11 @@ def _quantized_checks() -> list[OpCheck]:
         OpCheck(
             "QLinearSoftmax",
             "QLinearSoftmax",
-            [Operand("x", integers(u8, 4, 10), True), *_q("x", 0.05, 120, u8), *_q("y", 1 / 256, 0, u8)],
+            [
+                Operand("x", integers(u8, 4, 10), True),
+                *_q("x", 0.05, 120, u8),
+                *_q("y", 1 / 256, 0, u8),
+            ],
             {"axis": -1, "opset": 13},
             domain=MICROSOFT_DOMAIN,
             max_steps=1,
@@ -373,9 +440,17 @@ def _float_checks() -> list[OpCheck]:
         OpCheck("Gelu_tanh", "Gelu", [x4], {"approximate": "tanh"}, opset=20),
         OpCheck("Mish", "Mish", [x4], opset=18),
         OpCheck("Celu", "Celu", [x4], {"alpha": 0.7}),
-        OpCheck("Clip_inputs", "Clip", [x4, Operand("lo", fixed(-0.5, np.float32)), Operand("hi", fixed(0.7, np.float32))]),
+        OpCheck(
+            "Clip_inputs",
+            "Clip",
+            [x4, Operand("lo", fixed(-0.5, np.float32)), Operand("hi", fixed(0.7, np.float32))],
+        ),
         OpCheck("GlobalMaxPool", "GlobalMaxPool", [x4]),
-        OpCheck("InstanceNormalization", "InstanceNormalization", [x4, Operand("s", floats(3)), Operand("b", floats(3))]),
+        OpCheck(
+            "InstanceNormalization",
+            "InstanceNormalization",
+            [x4, Operand("s", floats(3)), Operand("b", floats(3))],
+        ),
         OpCheck(
             "LayerNormalization",
             "LayerNormalization",
@@ -413,21 +488,121 @@ def _float_checks() -> list[OpCheck]:
             [x4, Operand("w", floats(3, 2, 3, 3)), Operand("b", floats(2))],
             {"strides": [2, 2], "pads": [1, 0, 0, 1], "output_padding": [1, 1]},
         ),
-        OpCheck("Resize_nearest", "Resize", [x4, Operand("", fixed([], np.float32)), Operand("scales", fixed([1, 1, 2, 2], np.float32))], {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, opset=13),
-        OpCheck("Resize_linear", "Resize", [x4, Operand("", fixed([], np.float32)), Operand("", fixed([], np.float32)), Operand("sizes", fixed([2, 3, 9, 7], np.int64))], {"mode": "linear"}, opset=13),
-        OpCheck("Split_num_outputs", "Split", [x4], {"axis": 2, "num_outputs": 2}, opset=18, n_outputs=2),
-        OpCheck("Slice_negative_step", "Slice", [x4, Operand("st", fixed([-1, 4], np.int64)), Operand("en", fixed([-6, 0], np.int64)), Operand("ax", fixed([3, 2], np.int64)), Operand("sp", fixed([-2, -1], np.int64))]),
-        OpCheck("Expand", "Expand", [Operand("x", floats(3, 1), True), Operand("shape", fixed([2, 1, 4], np.int64))]),
-        OpCheck("Where", "Where", [Operand("c", lambda rng: rng.random((3, 4)) > 0.5, True), Operand("a", floats(3, 4)), Operand("b", floats(4))]),
-        OpCheck("ReduceMean_axes_input", "ReduceMean", [x4, Operand("axes", fixed([1, -1], np.int64))], opset=18),
-        OpCheck("ReduceLogSumExp", "ReduceLogSumExp", [x4], {"axes": [2, 3], "keepdims": 0}, opset=13),
-        OpCheck("ArgMax_last_index", "ArgMax", [Operand("x", fixed([[1, 3, 3], [2, 2, 0]], np.float32), True)], {"axis": 1, "select_last_index": 1}),
-        OpCheck("DepthToSpace_CRD", "DepthToSpace", [Operand("x", floats(1, 8, 2, 3), True)], {"blocksize": 2, "mode": "CRD"}),
-        OpCheck("SpaceToDepth", "SpaceToDepth", [Operand("x", floats(1, 2, 4, 6), True)], {"blocksize": 2}),
-        OpCheck("Pad_reflect", "Pad", [x4, Operand("pads", fixed([0, 0, 1, 2, 0, 0, 2, 1], np.int64))], {"mode": "reflect"}),
-        OpCheck("Pad_edge_axes", "Pad", [x4, Operand("pads", fixed([1, 2, 2, 1], np.int64)), Operand("", fixed([], np.float32)), Operand("axes", fixed([2, 3], np.int64))], {"mode": "edge"}, opset=19),
-        OpCheck("Gemm_transA_scalar_C", "Gemm", [Operand("x", floats(4, 3), True), Operand("b", floats(4, 5)), Operand("c", fixed(0.5, np.float32))], {"transA": 1, "alpha": 0.5, "beta": 2.0}),
-        OpCheck("Tile", "Tile", [Operand("x", floats(2, 3), True), Operand("r", fixed([2, 1], np.int64))]),
+        OpCheck(
+            "Resize_nearest",
+            "Resize",
+            [
+                x4,
+                Operand("", fixed([], np.float32)),
+                Operand("scales", fixed([1, 1, 2, 2], np.float32)),
+            ],
+            {
+                "mode": "nearest",
+                "coordinate_transformation_mode": "asymmetric",
+                "nearest_mode": "floor",
+            },
+            opset=13,
+        ),
+        OpCheck(
+            "Resize_linear",
+            "Resize",
+            [
+                x4,
+                Operand("", fixed([], np.float32)),
+                Operand("", fixed([], np.float32)),
+                Operand("sizes", fixed([2, 3, 9, 7], np.int64)),
+            ],
+            {"mode": "linear"},
+            opset=13,
+        ),
+        OpCheck(
+            "Split_num_outputs", "Split", [x4], {"axis": 2, "num_outputs": 2}, opset=18, n_outputs=2
+        ),
+        OpCheck(
+            "Slice_negative_step",
+            "Slice",
+            [
+                x4,
+                Operand("st", fixed([-1, 4], np.int64)),
+                Operand("en", fixed([-6, 0], np.int64)),
+                Operand("ax", fixed([3, 2], np.int64)),
+                Operand("sp", fixed([-2, -1], np.int64)),
+            ],
+        ),
+        OpCheck(
+            "Expand",
+            "Expand",
+            [Operand("x", floats(3, 1), True), Operand("shape", fixed([2, 1, 4], np.int64))],
+        ),
+        OpCheck(
+            "Where",
+            "Where",
+            [
+                Operand("c", lambda rng: rng.random((3, 4)) > 0.5, True),
+                Operand("a", floats(3, 4)),
+                Operand("b", floats(4)),
+            ],
+        ),
+        OpCheck(
+            "ReduceMean_axes_input",
+            "ReduceMean",
+            [x4, Operand("axes", fixed([1, -1], np.int64))],
+            opset=18,
+        ),
+        OpCheck(
+            "ReduceLogSumExp", "ReduceLogSumExp", [x4], {"axes": [2, 3], "keepdims": 0}, opset=13
+        ),
+        OpCheck(
+            "ArgMax_last_index",
+            "ArgMax",
+            [Operand("x", fixed([[1, 3, 3], [2, 2, 0]], np.float32), True)],
+            {"axis": 1, "select_last_index": 1},
+        ),
+        OpCheck(
+            "DepthToSpace_CRD",
+            "DepthToSpace",
+            [Operand("x", floats(1, 8, 2, 3), True)],
+            {"blocksize": 2, "mode": "CRD"},
+        ),
+        OpCheck(
+            "SpaceToDepth",
+            "SpaceToDepth",
+            [Operand("x", floats(1, 2, 4, 6), True)],
+            {"blocksize": 2},
+        ),
+        OpCheck(
+            "Pad_reflect",
+            "Pad",
+            [x4, Operand("pads", fixed([0, 0, 1, 2, 0, 0, 2, 1], np.int64))],
+            {"mode": "reflect"},
+        ),
+        OpCheck(
+            "Pad_edge_axes",
+            "Pad",
+            [
+                x4,
+                Operand("pads", fixed([1, 2, 2, 1], np.int64)),
+                Operand("", fixed([], np.float32)),
+                Operand("axes", fixed([2, 3], np.int64)),
+            ],
+            {"mode": "edge"},
+            opset=19,
+        ),
+        OpCheck(
+            "Gemm_transA_scalar_C",
+            "Gemm",
+            [
+                Operand("x", floats(4, 3), True),
+                Operand("b", floats(4, 5)),
+                Operand("c", fixed(0.5, np.float32)),
+            ],
+            {"transA": 1, "alpha": 0.5, "beta": 2.0},
+        ),
+        OpCheck(
+            "Tile",
+            "Tile",
+            [Operand("x", floats(2, 3), True), Operand("r", fixed([2, 1], np.int64))],
+        ),
         OpCheck("Softplus", "Softplus", [x4]),
         OpCheck("Selu", "Selu", [x4]),
         OpCheck("PRelu_broadcast", "PRelu", [x4, Operand("slope", floats(3, 1, 1))]),

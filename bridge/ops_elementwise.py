@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
 from robustedge.bridge.node import NodeInfo
 from robustedge.bridge.registry import register
 

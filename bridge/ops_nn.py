@@ -16,10 +16,11 @@ from typing import Any, cast
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from robustedge.bridge.errors import BridgeError
 from robustedge.bridge.node import NodeInfo
 from robustedge.bridge.registry import register
-from torch import nn
 
 Tensor = torch.Tensor
 

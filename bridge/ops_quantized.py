@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
 from robustedge.bridge.errors import BridgeError
 from robustedge.bridge.node import NodeInfo
 from robustedge.bridge.ops_nn import average_pool, conv_geometry, explicit_pads, torch_pad_order
@@ -33,7 +34,10 @@ from robustedge.bridge.registry import DEFAULT_DOMAIN, MICROSOFT_DOMAIN, registe
 from robustedge.bridge.ste import saturating_round
 
 Tensor = torch.Tensor
+# Operators onnxruntime knows in both domains; the element-wise QLinear family, QGemm
+# and the fused dynamic-quantization kernels exist only in com.microsoft.
 BOTH_DOMAINS = (DEFAULT_DOMAIN, MICROSOFT_DOMAIN)
+MICROSOFT_ONLY = (MICROSOFT_DOMAIN,)
 
 _RANGES: dict[torch.dtype, tuple[int, int]] = {
     torch.int8: (-128, 127),
@@ -213,7 +217,7 @@ def matmul_integer(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     return _integer_matmul(a, b, a_zp, b_zp)
 
 
-@register("QLinearMatMul", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearMatMul", since=10, gradient="ste")
 def qlinear_matmul(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp = xs[:8]
     assert a is not None and b is not None and a_scale is not None
@@ -225,7 +229,7 @@ def qlinear_matmul(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     return _requantize(node, acc, multiplier, y_zp)
 
 
-@register("QGemm", domains=(MICROSOFT_DOMAIN,), since=1, gradient="ste")
+@register("QGemm", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qgemm(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     """com.microsoft QGemm: int8 Gemm with int32 bias C; float output without y_scale."""
     a, a_scale, a_zp, b, b_scale, b_zp = xs[:6]
@@ -264,14 +268,14 @@ def _quantize(
     return saturating_round(value / _float(scale), _float(zero_point), qmin, qmax, node.gradient)
 
 
-@register("QLinearAdd", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearAdd", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_add(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     a, a_s, a_zp, b, b_s, b_zp, c_s, c_zp = xs[:8]
     assert a is not None and b is not None
     return _quantize(node, _dequantize(a, a_s, a_zp) + _dequantize(b, b_s, b_zp), c_s, c_zp)
 
 
-@register("QLinearMul", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearMul", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_mul(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     a, a_s, a_zp, b, b_s, b_zp, c_s, c_zp = xs[:8]
     assert a is not None and b is not None
@@ -284,24 +288,24 @@ def _unary_qlinear(node: NodeInfo, xs: list[Tensor | None], fn: Any) -> Tensor:
     return _quantize(node, fn(_dequantize(x, x_s, x_zp)), y_s, y_zp)
 
 
-@register("QLinearLeakyRelu", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearLeakyRelu", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_leaky_relu(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     alpha = node.attr("alpha", 0.01)
     return _unary_qlinear(node, xs, lambda v: F.leaky_relu(v, alpha))
 
 
-@register("QLinearSigmoid", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearSigmoid", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_sigmoid(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     return _unary_qlinear(node, xs, torch.sigmoid)
 
 
-@register("QLinearSoftmax", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearSoftmax", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_softmax(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     axis = node.attr("axis", -1)
     return _unary_qlinear(node, xs, lambda v: F.softmax(v, dim=axis))
 
 
-@register("QLinearGlobalAveragePool", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearGlobalAveragePool", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_global_average_pool(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     x, x_s, x_zp, y_s, y_zp = xs[:5]
     assert x is not None
@@ -318,7 +322,7 @@ def qlinear_global_average_pool(node: NodeInfo, xs: list[Tensor | None]) -> Tens
     return saturating_round(total * multiplier, _float(y_zp), qmin, qmax, node.gradient)
 
 
-@register("QLinearAveragePool", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearAveragePool", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_average_pool(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     x, x_s, x_zp, y_s, y_zp = xs[:5]
     assert x is not None
@@ -332,7 +336,7 @@ def qlinear_average_pool(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     return _quantize(node, pooled, y_s, y_zp)
 
 
-@register("QLinearConcat", domains=BOTH_DOMAINS, since=1, gradient="ste")
+@register("QLinearConcat", domains=MICROSOFT_ONLY, since=1, gradient="ste")
 def qlinear_concat(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     y_s, y_zp = xs[0], xs[1]
     parts = []
@@ -341,3 +345,27 @@ def qlinear_concat(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
         assert x is not None
         parts.append(_quantize(node, _dequantize(x, x_s, x_zp), y_s, y_zp))
     return torch.cat(parts, dim=node.attr("axis"))
+
+
+@register("MatMulIntegerToFloat", domains=MICROSOFT_ONLY, since=1)
+def matmul_integer_to_float(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
+    """(A - a_zp)(B - b_zp) * a_scale * b_scale + bias, float output (no rounding)."""
+    a, b, a_scale, b_scale = xs[:4]
+    assert a is not None and b is not None and a_scale is not None and b_scale is not None
+    a_zp = xs[4] if len(xs) > 4 else None
+    b_zp = xs[5] if len(xs) > 5 else None
+    bias = xs[6] if len(xs) > 6 else None
+    acc = _integer_matmul(a, b, a_zp, b_zp)
+    y = acc.to(torch.float32) * (_float(a_scale) * _float(b_scale).reshape(-1))
+    return y + _float(bias) if bias is not None else y
+
+
+@register("DynamicQuantizeMatMul", domains=MICROSOFT_ONLY, since=1, gradient="ste")
+def dynamic_quantize_matmul(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
+    """A quantized to uint8 at run time, times int8 B, rescaled to float (plus bias)."""
+    a, b, b_scale = xs[:3]
+    assert a is not None and b is not None and b_scale is not None
+    b_zp = xs[3] if len(xs) > 3 else None
+    bias = xs[4] if len(xs) > 4 else None
+    a_q, a_scale, a_zp = dynamic_quantize_linear(node, [a])
+    return matmul_integer_to_float(node, [a_q, b, a_scale, b_scale, a_zp, b_zp, bias])

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from robustedge.bridge.dtypes import torch_dtype
 from robustedge.bridge.errors import BridgeError
 from robustedge.bridge.node import NodeInfo
@@ -152,7 +153,7 @@ def _split(x: Tensor, axis: int, sizes: list[int], count: int) -> tuple[Tensor, 
 
 
 @register("Split", since=1)
-def split_v1(node: NodeInfo, xs: list[Tensor], n_outputs: int = 1) -> tuple[Tensor, ...]:
+def split_v1(node: NodeInfo, xs: list[Tensor]) -> tuple[Tensor, ...]:
     return _split(xs[0], node.attr("axis", 0), _ints(node.attr("split")), node.attr("_n_outputs"))
 
 

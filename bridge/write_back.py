@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
 from robustedge.bridge.converter import BridgedModel
 from robustedge.bridge.errors import BridgeError
 

@@ -125,8 +125,6 @@ def prune_with_inc(
         from neural_compressor.config import WeightPruningConfig
         from neural_compressor.training import prepare_compression
 
-        torch.manual_seed(data.seed)
-
         def make_manager(target: float, layer_configs: list[dict[str, Any]]) -> Any:
             pruning = WeightPruningConfig(
                 pruning_configs=layer_configs,
@@ -218,7 +216,9 @@ def _filter_configs(
     from .onnx_graph import initializers, to_array
 
     assert config.sparsity is not None
-    plan, _ = plan_channels(model, config.sparsity, norm="l2", budget=config.budget)
+    plan, _ = plan_channels(
+        model, config.sparsity, norm="l2", budget=config.budget, round_to=config.round_to
+    )
     inits = initializers(model)
     layer_configs: list[dict[str, Any]] = []
     for index, kept in plan.keep.items():
@@ -310,7 +310,6 @@ def fine_tune(
         raise CompressionError(f"the bridge cannot convert this model: {error}") from error
     module = bridged.module
     module.eval()
-    torch.manual_seed(data.seed)
     params = dict(module.named_parameters())
     masks = {
         name: (params[name].detach() != 0).to(params[name].dtype)

@@ -11,6 +11,7 @@ because the options are global.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 inc_logger = logging.getLogger("robustedge.compressors.inc")
 
 _INC_LOCK = threading.RLock()
+# INC catches many failures itself, logs them and returns None; the last few ERROR
+# records are kept so that the CompressionError can say what went wrong.
+_RECENT_ERRORS: collections.deque[str] = collections.deque(maxlen=5)
 INSTALL_HINT = "pip install robustedge[inc]"
 
 
@@ -87,6 +91,9 @@ class _ForwardHandler(logging.Handler):
         level = logging.WARNING if record.levelno >= logging.ERROR else logging.INFO
         if record.levelno < logging.WARNING:
             level = logging.DEBUG
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR or "exception" in message.lower():
+            _RECENT_ERRORS.append(message.strip().splitlines()[0][:300] if message else "")
         inc_logger.log(level, "%s", record.getMessage())
 
 
@@ -110,6 +117,11 @@ class _LogWriter(io.TextIOBase):
         self._buffer = ""
 
 
+def recent_inc_errors() -> list[str]:
+    """INC's error messages from the current/last :func:`inc_session` (oldest first)."""
+    return list(_RECENT_ERRORS)
+
+
 @contextlib.contextmanager
 def inc_session(work_dir: Path, seed: int) -> Iterator[ModuleType]:
     """Imports INC and runs the body with its workspace/seed set and its output contained."""
@@ -120,6 +132,7 @@ def inc_session(work_dir: Path, seed: int) -> Iterator[ModuleType]:
     workspace.mkdir(parents=True, exist_ok=True)
     writer = _LogWriter()
     with _INC_LOCK:
+        _RECENT_ERRORS.clear()
         saved = (options.workspace, options.random_seed)
         options.workspace = str(workspace)
         options.random_seed = int(seed)

@@ -8,10 +8,13 @@ L1/L2 filter pruning; INC's snip-momentum criterion (a momentum-smoothed
 
 Two paths, chosen by the config:
 
-- ``pattern=channel`` with ``criterion=l1|l2``: filters are ranked by norm and
+- ``pattern=channel`` with ``criterion=l1|l2|geometric_median``: filters are ranked by
+  norm (or distance to the geometric median, He et al., "FPGM", CVPR 2019) and
   physically removed from the ONNX graph with the matching input channels of their
   consumers (:mod:`robustedge.compressors.channel_surgery`); parameters and MACs
-  really drop, and onnxruntime runs faster. No torch needed.
+  really drop, and onnxruntime runs faster (most when kept channel counts are
+  multiples of its convolution block, 8 or 16: see ``round_to``). No torch needed.
+  With ``steps > 0`` the smaller graph is then fine-tuned through the bridge.
 - everything else (unstructured, NxM blocks such as 4x1, N:M such as 2:4, and channel
   with magnitude/snip-momentum): the model is converted to a torch module by
   :mod:`robustedge.bridge`, INC prunes its Conv2d/Linear layers (one shot, or during a
@@ -45,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 _BLOCK = re.compile(r"^([1-9]\d*)x([1-9]\d*)$")
 _N_OF_M = re.compile(r"^([1-9]\d*):([1-9]\d*)$")
+# Criteria computed on the ONNX graph by channel surgery (no INC, no torch).
+_FILTER_CRITERIA = ("l1", "l2", "geometric_median")
 
 
 @dataclass
@@ -68,9 +73,10 @@ class PruneConfig:
     )
     criterion: str | None = option(
         None,
-        "importance score: magnitude, snip_momentum (INC), or l1/l2 filter norm "
+        "importance score: magnitude, snip_momentum (INC), or l1/l2 filter norm or "
+        "geometric_median (FPGM) "
         "(channel only); default l2 for channel, magnitude otherwise",
-        choices=("magnitude", "snip_momentum", "snip-momentum", "l1", "l2"),
+        choices=("magnitude", "snip_momentum", "snip-momentum", "l1", "l2", "geometric_median"),
     )
     steps: int = option(
         0,
@@ -88,6 +94,14 @@ class PruneConfig:
     )
     physical: bool = option(
         True, "channel pattern: physically remove pruned channels (false: zero them only)"
+    )
+    round_to: int = option(
+        1,
+        "channel pattern: round every layer's kept channel count to a multiple of this "
+        "(8 or 16 let onnxruntime's blocked convolution kernels run the smaller layers "
+        "at full speed; 1: exact fractions)",
+        minimum=1,
+        maximum=128,
     )
     scope: str = option(
         "global",
@@ -131,33 +145,35 @@ class PruneConfig:
                 )
         if self.sparsity is None or not 0.1 <= self.sparsity <= 0.9:
             raise ConfigError("sparsity", f"must be in [0.1, 0.9], got {self.sparsity}")
-        if self.criterion in ("l1", "l2") and self.pattern != "channel":
+        if self.criterion in _FILTER_CRITERIA and self.pattern != "channel":
             raise ConfigError(
-                "criterion", f"{self.criterion} filter norms apply only to pattern channel"
+                "criterion", f"{self.criterion} filter criterion applies only to pattern channel"
             )
-        if self.criterion in ("l1", "l2") and not self.physical:
-            raise ConfigError("physical", "l1/l2 filter pruning always removes channels physically")
-        if self.criterion == "snip_momentum" and self.steps == 0:
-            # snip-momentum scores need gradients; a few are computed without updates.
-            logger.debug("snip_momentum one-shot: gradients from training batches, no updates")
+        if self.round_to > 1 and self.pattern != "channel":
+            raise ConfigError("round_to", "applies only to pattern channel")
+        if self.criterion in _FILTER_CRITERIA and not self.physical:
+            raise ConfigError(
+                "physical", f"{self.criterion} filter pruning always removes channels"
+            )
 
 
 @register
 class PruneCompressor(Compressor):
-    """Pruning: INC through the bridge (unstructured, NxM, N:M, channel) or L1/L2 filter surgery."""
+    """Pruning: INC through the bridge (unstructured, NxM, N:M, channel) or filter surgery."""
 
     name = "prune"
     description = (
         "weight pruning: INC 3.7.1 pruning through the ONNX->torch bridge (unstructured, NxM "
         "blocks, N:M, channel; magnitude or snip-momentum; one-shot or fine-tune), written "
-        "back into the original graph; L1/L2 channel pruning physically removes filters"
+        "back into the original graph; L1/L2/geometric-median channel pruning physically "
+        "removes filters"
     )
     Config = PruneConfig
 
     def apply(
         self, model: onnx.ModelProto, config: PruneConfig, data: CompressionData
     ) -> onnx.ModelProto:
-        if config.pattern == "channel" and config.criterion in ("l1", "l2"):
+        if config.pattern == "channel" and config.criterion in _FILTER_CRITERIA:
             return self._filter_surgery(model, config, data)
         from .inc_pruning import prune_with_inc
 
@@ -173,7 +189,11 @@ class PruneCompressor(Compressor):
     ) -> onnx.ModelProto:
         assert config.criterion is not None and config.sparsity is not None  # resolved
         pruned, info = prune_channels(
-            model, config.sparsity, norm=config.criterion, budget=config.budget
+            model,
+            config.sparsity,
+            norm=config.criterion,
+            budget=config.budget,
+            round_to=config.round_to,
         )
         if config.steps > 0:
             from .inc_pruning import fine_tune

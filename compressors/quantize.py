@@ -11,6 +11,10 @@ ONNX Runtime adaptor implements it (3.7.1 is the last INC release that has it).
   per tensor.
 - ``dynamic``: weights are int8, activation scales are computed at run time
   (DynamicQuantizeLinear + ConvInteger/MatMulInteger); no calibration data is needed.
+- ``weight_only``: MatMul weights become 4- or 8-bit groups (onnxruntime's
+  ``com.microsoft`` MatMulNBits) with round-to-nearest, GPTQ (Frantar et al., ICLR
+  2023) or AWQ (Lin et al., MLSys 2024); activations stay float. INC supports this for
+  ONNX MatMul only, so it fits MatMul-heavy (transformer/MLP) models, not CNNs.
 - ``accuracy_tolerance`` turns on INC's accuracy-aware tuning: INC tries quantization
   recipes (falling back sensitive ops to float) until the accuracy on the held-out
   calibration samples is within the tolerance of the float model's, measured with
@@ -34,12 +38,13 @@ import onnx
 from .base import CompressionData, Compressor
 from .config import option
 from .errors import CompressionError, ConfigError
-from .inc_runtime import inc_session
+from .inc_runtime import inc_session, recent_inc_errors
 from .registry import register
 
 logger = logging.getLogger(__name__)
 
 _ALREADY_QUANTIZED_OPS = {
+    "MatMulNBits",
     "QuantizeLinear",
     "DequantizeLinear",
     "DynamicQuantizeLinear",
@@ -57,13 +62,15 @@ class QuantizeConfig:
     approach: str = option(
         "static",
         "static: activation scales calibrated on calibration samples; "
-        "dynamic: activation scales computed at run time",
-        choices=("static", "dynamic"),
+        "dynamic: activation scales computed at run time; weight_only: low-bit MatMul "
+        "weights (MatMulNBits), activations stay float",
+        choices=("static", "dynamic", "weight_only"),
     )
     format: str | None = option(
         None,
         "graph format: qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator "
-        "(QLinearConv, ...); default qdq for static, qoperator for dynamic",
+        "(QLinearConv, ...); default qdq for static, qoperator for dynamic; not used by "
+        "weight_only",
         choices=("qdq", "qoperator"),
     )
     calibration_samples: int = option(
@@ -89,11 +96,38 @@ class QuantizeConfig:
         20, "accuracy-aware tuning: most quantization recipes INC tries", minimum=1, maximum=500
     )
 
+    weight_bits: int = option(
+        4,
+        "weight_only: bits per weight; 4 is stored packed (MatMulNBits), 8 is simulated by "
+        "INC (weights rounded to the 8-bit grid, kept as float MatMul)",
+        choices=(4, 8),
+    )
+    group_size: int = option(
+        32,
+        "weight_only: input weights sharing one scale (-1: one per output column)",
+        choices=(-1, 16, 32, 64, 128, 256),
+    )
+    weight_scheme: str = option(
+        "sym", "weight_only: symmetric or asymmetric weights", choices=("sym", "asym")
+    )
+    algorithm: str = option(
+        "rtn",
+        "weight_only: rtn (round to nearest), gptq or awq (both use calibration samples)",
+        choices=("rtn", "gptq", "awq"),
+    )
+
     def resolve(self) -> None:
-        if self.format is None:
+        if self.format is None and self.approach != "weight_only":
             self.format = "qdq" if self.approach == "static" else "qoperator"
 
     def check(self) -> None:
+        if self.approach == "weight_only":
+            if self.format is not None:
+                raise ConfigError("format", "weight_only quantization has no format choice")
+            if self.accuracy_tolerance is not None:
+                raise ConfigError(
+                    "accuracy_tolerance", "accuracy-aware tuning applies to static/dynamic only"
+                )
         if self.approach == "dynamic" and self.format == "qdq":
             # INC 3.7.1's ONNX adaptor only writes dynamic quantization as QOperator.
             raise ConfigError("format", "dynamic quantization supports only qoperator")
@@ -116,6 +150,43 @@ class _CalibrationLoader:
 
     def __len__(self) -> int:
         return (len(self.x) + self.batch_size - 1) // self.batch_size
+
+
+_MIN_TUNING_SAMPLES = 50
+
+
+def _op_types(model: onnx.ModelProto) -> set[str]:
+    return {node.op_type for node in model.graph.node}
+
+
+def _was_quantized(model: onnx.ModelProto, config: QuantizeConfig) -> bool:
+    """Whether INC's result really holds quantized weights (INC returns the float model
+    unchanged when it finds nothing it can quantize)."""
+    if _op_types(model) & _ALREADY_QUANTIZED_OPS:
+        return True
+    # INC simulates non-4-bit weight-only quantization in float, renaming the weights.
+    marker = f"_Q{config.weight_bits}G"
+    return config.approach == "weight_only" and any(
+        marker in init.name for init in model.graph.initializer
+    )
+
+
+def _uses_calibration(config: QuantizeConfig) -> bool:
+    if config.approach == "weight_only":
+        return config.algorithm in ("gptq", "awq")
+    return config.approach == "static"
+
+
+def _tuning_split(data: CompressionData, calibration_used: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples that judge accuracy-aware tuning: those calibration did not use, if enough.
+
+    Judging on the calibration samples themselves would flatter the quantized model;
+    with fewer than ``_MIN_TUNING_SAMPLES`` left over, all held-out samples are used.
+    """
+    rest_x, rest_y = data.calib_x[calibration_used:], data.calib_y[calibration_used:]
+    if len(rest_x) >= _MIN_TUNING_SAMPLES:
+        return rest_x, rest_y
+    return data.calib_x, data.calib_y
 
 
 def onnx_accuracy(model: onnx.ModelProto, x: np.ndarray, y: np.ndarray, input_name: str) -> float:
@@ -156,9 +227,18 @@ class QuantizeCompressor(Compressor):
                 "quantize must be the last quantizing step"
             )
         calib_x, calib_y = data.calib_x, data.calib_y
-        if config.approach == "static":
+        if config.approach == "weight_only" and not any(
+            node.op_type == "MatMul" for node in model.graph.node
+        ):
+            raise CompressionError(
+                "weight-only quantization found no MatMul to quantize (INC's ONNX "
+                "weight-only quantization covers MatMul weights only)"
+            )
+        if _uses_calibration(config):
             if len(calib_x) == 0:
-                raise CompressionError("static quantization needs calibration samples; none given")
+                raise CompressionError(
+                    f"{config.approach} quantization needs calibration samples; none given"
+                )
             if len(calib_x) < config.calibration_samples:
                 logger.warning(
                     "only %d calibration samples available (asked for %d)",
@@ -172,7 +252,7 @@ class QuantizeCompressor(Compressor):
         self._check_runs(quantized, data)
         self._last_facts = {
             "quantize_seconds": round(time.perf_counter() - started, 3),
-            "calibration_samples": len(calib_x) if config.approach == "static" else 0,
+            "calibration_samples": len(calib_x) if _uses_calibration(config) else 0,
         }
         return quantized
 
@@ -201,11 +281,23 @@ class QuantizeCompressor(Compressor):
                 "backend": "default",
                 "device": "cpu",
             }
-            if config.approach == "static":
+            if config.approach == "weight_only":
+                kwargs["op_type_dict"] = {
+                    ".*": {
+                        "weight": {
+                            "bits": config.weight_bits,
+                            "group_size": config.group_size,
+                            "scheme": config.weight_scheme,
+                            "algorithm": [config.algorithm.upper()],
+                        }
+                    }
+                }
+                del kwargs["quant_format"]
+            if _uses_calibration(config):
                 kwargs["calibration_sampling_size"] = [len(calib_x)]
             eval_func = None
             if config.accuracy_tolerance is not None:
-                held_out_x, held_out_y = data.calib_x, data.calib_y
+                held_out_x, held_out_y = _tuning_split(data, len(calib_x))
                 if len(held_out_x) == 0:
                     raise CompressionError(
                         "accuracy-aware tuning needs held-out samples; none given"
@@ -223,7 +315,7 @@ class QuantizeCompressor(Compressor):
                 # No tuning loop: one quantization recipe, accepted as is.
                 kwargs["tuning_criterion"] = TuningCriterion(max_trials=1)
             conf = PostTrainingQuantConfig(**kwargs)
-            loader = _CalibrationLoader(calib_x, calib_y) if config.approach == "static" else None
+            loader = _CalibrationLoader(calib_x, calib_y) if _uses_calibration(config) else None
             try:
                 result = quantization.fit(model, conf, calib_dataloader=loader, eval_func=eval_func)
             except CompressionError:
@@ -239,10 +331,20 @@ class QuantizeCompressor(Compressor):
                     f"({config.tolerance_type} {config.accuracy_tolerance}) in "
                     f"{config.max_trials} trials"
                 )
-            raise CompressionError(f"INC {config.approach} quantization returned no model")
+            # INC's "Unexpected exception ..." record names the cause; its last record
+            # only says that tuning gave up.
+            errors = recent_inc_errors()
+            causes = [e for e in errors if "exception" in e.lower()] or errors
+            detail = f": {causes[0]}" if causes else ""
+            raise CompressionError(f"INC {config.approach} quantization returned no model{detail}")
         proto = getattr(result, "model", result)
         if not isinstance(proto, onnx.ModelProto):
             raise CompressionError(f"INC returned an unexpected model type {type(proto).__name__}")
+        if not _was_quantized(proto, config):
+            raise CompressionError(
+                f"INC {config.approach} quantization changed no operator (no op of this "
+                f"model is one INC quantizes; ops: {', '.join(sorted(_op_types(model)))})"
+            )
         out = onnx.ModelProto()
         out.CopyFrom(proto)
         return out

@@ -118,8 +118,13 @@ def _make_inputs(session: Any, batch_size: int, sample_shape: list[int] | None, 
         shape = []
         for axis, dim in enumerate(dims):
             if axis == 0:
-                # The batch axis: fixed models are measured at their own batch size.
-                shape.append(dim if isinstance(dim, int) and dim > 0 else batch_size)
+                if isinstance(dim, int) and dim > 0 and dim != batch_size:
+                    # Timing batch 1 and reporting it as batch 8 would inflate throughput.
+                    raise ValueError(
+                        f"input {node.name!r} has a fixed batch dimension of {dim}; "
+                        f"cannot measure batch size {batch_size}"
+                    )
+                shape.append(batch_size)
             elif isinstance(dim, int) and dim > 0:
                 shape.append(dim)
             elif index == 0 and sample_shape is not None and axis - 1 < len(sample_shape):
@@ -224,7 +229,7 @@ def _session_options(ort: Any, request: dict[str, Any]) -> Any:
     }[level]
     # Onnxruntime's own logging would interleave with our JSON on some builds.
     options.log_severity_level = 3
-    # Which provider runs which node (onnxruntime >= 1.23; ignored by older builds):
+    # Which provider runs which node (recent onnxruntime; older builds ignore the key):
     # an "openvino" figure means little if most nodes fell back to CPU.
     options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     return options
@@ -249,8 +254,9 @@ def _measure(request: dict[str, Any]) -> dict[str, Any]:
 
     Request keys: model, provider (ORT name), provider_options, threads,
     inter_op_threads, execution_mode, graph_optimization_level, batch_size,
-    sample_shape, seed, warmup, warmup_seconds, min_iterations, max_seconds, target_rel_half_width,
-    confidence, cpus (CPU ids to pin this process to, or null), max_iterations.
+    sample_shape, seed, warmup, warmup_seconds, min_iterations, max_seconds,
+    target_rel_half_width, confidence, max_iterations, cpus (CPU ids to pin this
+    process to, or null).
     """
     cpus = request.get("cpus")
     if cpus:

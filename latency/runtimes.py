@@ -12,7 +12,7 @@ a subprocess of that interpreter. A runtime is a name and an interpreter path:
 
 Providers are discovered by asking each interpreter
 (``onnxruntime.get_available_providers()`` in a probe subprocess); answers are
-cached per interpreter file and its modification time.
+cached for a minute per interpreter.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,19 +53,25 @@ class Runtime:
         return not self.unavailable_reason
 
 
-_cache: dict[tuple[str, float], tuple[list[str], str]] = {}
+#: How long a runtime's answer is reused. GetCapabilities may be called often, and
+#: starting an interpreter that imports onnxruntime costs ~0.3 s; a runtime
+#: reinstalled while the service runs is seen again after this long.
+CACHE_SECONDS = 60.0
+_cache: dict[str, tuple[float, list[str], str]] = {}
 
 
 def _ask_providers(python: str) -> tuple[list[str], str]:
-    """(short provider names, onnxruntime version) of an interpreter; cached."""
-    key = (python, os.stat(python).st_mtime)
-    if key not in _cache:
-        reply = run_probe(python, {"mode": "providers"}, timeout=DISCOVERY_TIMEOUT_S)
-        if not reply.get("ok"):
-            raise ProbeError(str(reply.get("error", "unknown error")))
-        providers = [to_short_name(name) for name in reply["providers"]]
-        _cache[key] = (providers, str(reply["onnxruntime_version"]))
-    return _cache[key]
+    """(short provider names, onnxruntime version) of an interpreter; cached a while."""
+    cached = _cache.get(python)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1], cached[2]
+    reply = run_probe(python, {"mode": "providers"}, timeout=DISCOVERY_TIMEOUT_S)
+    if not reply.get("ok"):
+        raise ProbeError(str(reply.get("error", "unknown error")))
+    providers = [to_short_name(name) for name in reply["providers"]]
+    version = str(reply["onnxruntime_version"])
+    _cache[python] = (time.monotonic(), providers, version)
+    return providers, version
 
 
 def parse_runtimes_env(value: str) -> dict[str, str]:

@@ -13,7 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from robustedge.client.render import mode_name
+
+from robustedge.client.render import format_bytes, mode_name
 from robustedge.reports.svg import figure_to_svg, new_figure
 from robustedge.reports.tradeoff import Tradeoff
 from robustedge.v1 import evaluation_pb2 as pb
@@ -292,9 +293,13 @@ def tradeoff_chart(data: Tradeoff, colors: dict[str, str]) -> list[Chart]:
                     linewidths=1.4, zorder=3,
                 )  # fmt: skip
                 # Label to the right of the marker edge (area in pt², radius in pt).
+                # The size in the label, since marker areas are hard to read; a
+                # white box keeps the front's line from striking through the text.
                 axes.annotate(
-                    point.variant, (point.latency_ms, y), textcoords="offset points",
-                    xytext=(math.sqrt(area) / 2 + 4, 0), va="center", fontsize=8,
+                    f"{point.variant} ({format_bytes(point.size_bytes)})",
+                    (point.latency_ms, y), textcoords="offset points",
+                    xytext=(math.sqrt(area) / 2 + 4, 0), va="center", fontsize=8, zorder=4,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
                 )  # fmt: skip
             front_points = sorted(
                 (p.latency_ms, y)
@@ -308,7 +313,8 @@ def tradeoff_chart(data: Tradeoff, colors: dict[str, str]) -> list[Chart]:
                 axes.legend(loc="lower right")
             span = max(latency) - min(latency)
             pad = span * 0.25 if span > 0 else max(latency) * 0.2
-            axes.set_xlim(max(0.0, min(latency) - pad), max(latency) + pad)
+            # Extra room on the right for the labels of the slowest variants.
+            axes.set_xlim(max(0.0, min(latency) - pad), max(latency) + 2.2 * pad)
             low = min(accuracy)
             axes.set_ylim(max(0.0, low - 0.1), min(1.01, max(accuracy) + 0.08))
             axes.set_xlabel("p50 latency (ms), lower is better")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
@@ -29,9 +30,11 @@ from robustedge.client.render import (
     latency_speedups,
     mode_name,
     optional_value,
+    reference_latency,
     report_to_dict,
     robustness_table,
     steps_text,
+    variant_summaries,
 )
 from robustedge.reports import charts
 from robustedge.reports.flags import explain
@@ -91,7 +94,13 @@ def _facts(items: Iterable[tuple[str, str]]) -> str:
 
 def _figure(chart: charts.Chart, css: str, caption: str = "") -> str:
     caption_html = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure class="{css}">{chart.svg}{caption_html}</figure>'
+    # Never scale a chart far beyond its drawn size: a one-panel chart stretched
+    # to the page width gets giant fonts. viewBox is in points (1/72 in).
+    style = ""
+    box = re.search(r'viewBox="0 0 ([0-9.]+) ', chart.svg)
+    if box:
+        style = f' style="max-width: {float(box.group(1)) * 96 / 72 * 1.1 + 14:.0f}px"'
+    return f'<figure class="{css}"{style}>{chart.svg}{caption_html}</figure>'
 
 
 def _change_html(change: float | None, css: str = "change") -> str:
@@ -136,8 +145,47 @@ def _summary(report: pb.Report) -> str:
         out.append(_gates_table(report))
     else:
         out.append('<p class="note">No gates were set for this evaluation.</p>')
+    out.append(_glance(report))
     out.append("</section>")
     return "".join(out)
+
+
+def _glance(report: pb.Report) -> str:
+    """Each compressed variant against base: the numbers a decision starts from."""
+    summaries = variant_summaries(report)
+    if not summaries:
+        return ""
+    reference = reference_latency(report)
+    where = (
+        f"{reference.provider}, batch {reference.batch_size}, {reference.threads} thread(s)"
+        if reference is not None
+        else "not measured"
+    )
+    rows = []
+    for summary in summaries:
+        rows.append(
+            [
+                f"<b>{_e(summary.name)}</b>",
+                _unset() if summary.size_ratio is None else _e(f"{summary.size_ratio:.2f}×"),
+                _unset() if summary.speedup is None else _e(f"{summary.speedup:.2f}×"),
+                _change_html(summary.clean_change, "value") or _unset(),
+                (_change_html(summary.worst_robust_change, "value") or _unset())
+                + (
+                    f'<span class="change">{_e(summary.worst_robust_row)}</span>'
+                    if summary.worst_robust_row
+                    else ""
+                ),
+            ]
+        )
+    table = _table(
+        ["Variant", "Smaller", "Faster", "Clean accuracy change", "Worst robust accuracy change"],
+        rows,
+        numeric=[1, 2, 3, 4],
+    )
+    return (
+        f'<h3>At a glance</h3><p class="note">Each variant against <code>base</code>; '
+        f"latency on {_e(where)}.</p>{table}"
+    )
 
 
 def _gates_table(report: pb.Report) -> str:
@@ -231,7 +279,7 @@ def _variants(report: pb.Report) -> str:
                 _cell_text(format_fraction(optional_value(variant, "clean_accuracy"))),
                 _cell_text(format_fraction(optional_value(fidelity, "top1_agreement"))),
                 _unset() if max_diff is None else _e(f"{max_diff:.2e}"),
-                _e(f"{variant.build_seconds:.1f} s")
+                _e(f"{variant.build_seconds:.1f} s" if variant.build_seconds >= 0.05 else "< 0.1 s")
                 if variant.build_seconds
                 else _unset("not recorded (base is the upload itself)"),
             ]

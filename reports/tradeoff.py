@@ -10,16 +10,21 @@ Choices, made explicit because a chart hides them:
 - Reference latency configuration: ``cpu``, batch size 1 and the fewest
   threads, when measured; otherwise the first measured configuration. Every
   variant is compared on the same configuration or not at all.
-- Reference epsilon: the largest epsilon at which every variant has at least one
-  trusted attack result; the robust accuracy of a variant is the worst (lowest)
-  over all trusted results at that epsilon, any attack, any mode — the
-  AutoAttack convention of reporting the worst case over an ensemble.
+- Robust accuracy of a variant at an epsilon: the worst (lowest) over all its
+  trusted results at that epsilon, any attack, any mode — the AutoAttack
+  convention of reporting the worst case over an ensemble.
+- Reference epsilon: among the epsilons at which every plotted variant has a
+  trusted result, the largest at which ``base`` (else the first variant) keeps
+  at least half of its clean accuracy in the worst case; when none does, the
+  smallest. At a budget that drives every variant to zero the comparison says
+  nothing, and the largest budget often does exactly that.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from robustedge.client.render import reference_latency
 from robustedge.reports.pareto import pareto_front
 from robustedge.v1 import evaluation_pb2 as pb
 
@@ -58,23 +63,33 @@ class Tradeoff:
 
 
 def _reference_config(report: pb.Report) -> LatencyConfig | None:
-    measured = [row for row in report.latency if not row.skipped_reason and row.p50_ms > 0]
-    if not measured:
-        return None
-    cpu = [row for row in measured if row.provider == "cpu" and row.batch_size == 1]
-    row = min(cpu, key=lambda row: row.threads) if cpu else measured[0]
-    return LatencyConfig(row.provider, row.batch_size, row.threads)
+    # The same configuration the Markdown and HTML summaries compare on.
+    row = reference_latency(report)
+    return None if row is None else LatencyConfig(row.provider, row.batch_size, row.threads)
 
 
-def _reference_epsilon(report: pb.Report, variants: list[str]) -> float | None:
+def _worst_case(report: pb.Report, variant: str, epsilon: float) -> float:
+    return min(
+        row.robust_accuracy
+        for row in report.attacks
+        if row.target_variant == variant and row.trusted and row.epsilon == epsilon
+    )
+
+
+def _reference_epsilon(report: pb.Report, variants: list[str], clean: float) -> float | None:
+    """The epsilon the robust panel compares at (see the module docstring)."""
     epsilons_per_variant = [
         {row.epsilon for row in report.attacks if row.target_variant == name and row.trusted}
         for name in variants
     ]
     if not epsilons_per_variant:
         return None
-    common = set.intersection(*epsilons_per_variant)
-    return max(common) if common else None
+    common = sorted(set.intersection(*epsilons_per_variant))
+    if not common:
+        return None
+    reference = "base" if "base" in variants else variants[0]
+    informative = [eps for eps in common if _worst_case(report, reference, eps) >= clean / 2]
+    return max(informative) if informative else common[0]
 
 
 def tradeoff(report: pb.Report) -> Tradeoff:
@@ -112,16 +127,16 @@ def tradeoff(report: pb.Report) -> Tradeoff:
             continue
         candidates.append((variant, latency))
 
-    epsilon = _reference_epsilon(report, [variant.name for variant, _ in candidates])
+    names = [variant.name for variant, _ in candidates]
+    reference = next((v for v, _ in candidates if v.name == "base"), None) or (
+        candidates[0][0] if candidates else None
+    )
+    epsilon = _reference_epsilon(report, names, reference.clean_accuracy) if reference else None
     points = []
     for variant, latency in candidates:
         point = TradeoffPoint(variant.name, variant.clean_accuracy, latency, variant.size_bytes)
         if epsilon is not None:
-            point.robust_accuracy = min(
-                row.robust_accuracy
-                for row in report.attacks
-                if row.target_variant == variant.name and row.trusted and row.epsilon == epsilon
-            )
+            point.robust_accuracy = _worst_case(report, variant.name, epsilon)
         points.append(point)
 
     clean_front = pareto_front(

@@ -16,7 +16,8 @@ import sys
 import threading
 from pathlib import Path
 
-from robustedge.service.server import ServerConfig, create_server
+from robustedge.service.auth import TokenConfigError, TokenRegistry, hash_token
+from robustedge.service.server import ServerConfig, TlsConfig, create_server
 from robustedge.service.store import StoreError
 
 log = logging.getLogger("robustedge.server")
@@ -38,9 +39,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=Path("robustedge-data"))
     parser.add_argument("--max-concurrent-jobs", type=int, default=1)
     parser.add_argument(
+        "--tokens-file",
+        type=Path,
+        help="bearer tokens, one 'NAME sha256:HEX' per line (also $ROBUSTEDGE_TOKENS)",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="server certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    parser.add_argument(
+        "--tls-client-ca", type=Path, help="require client certificates signed by this CA (mTLS)"
+    )
+    parser.add_argument(
         "--insecure-listen-any",
         action="store_true",
         help="allow a non-loopback address without authentication (not recommended)",
+    )
+    parser.add_argument(
+        "--hash-token",
+        action="store_true",
+        help="read a token from stdin, print its 'sha256:HEX' form for the tokens file, exit",
     )
     parser.add_argument(
         "--port-file",
@@ -56,18 +72,34 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not _is_loopback(args.listen) and not args.insecure_listen_any:
+    if args.hash_token:
+        sys.stdout.write(hash_token(sys.stdin.readline().strip()) + "\n")
+        return 0
+    try:
+        tokens = TokenRegistry.load(args.tokens_file)
+    except TokenConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    if not _is_loopback(args.listen) and not tokens.enabled and not args.insecure_listen_any:
         log.error(
-            "refusing to listen on %s: this server has no authentication yet; bind a loopback"
-            " address or pass --insecure-listen-any",
+            "refusing to listen on %s without authentication: configure --tokens-file (or"
+            " $ROBUSTEDGE_TOKENS), bind a loopback address, or pass --insecure-listen-any",
             args.listen,
         )
         return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        log.error("--tls-cert and --tls-key go together")
+        return 2
+    tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+    if tokens.enabled and tls is None and not _is_loopback(args.listen):
+        log.warning("bearer tokens travel in clear text without TLS; use --tls-cert/--tls-key")
     try:
         running = create_server(
             ServerConfig(
                 data_dir=args.data_dir,
                 listen=args.listen,
+                tokens=tokens,
+                tls=tls,
                 max_concurrent_jobs=args.max_concurrent_jobs,
             )
         )

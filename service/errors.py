@@ -40,6 +40,10 @@ class ResourceExhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class Unauthenticated(ServiceError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
 class DataLoss(ServiceError):
     code = grpc.StatusCode.DATA_LOSS
 
@@ -57,8 +61,44 @@ def _abort_for(exc: BaseException, context: grpc.ServicerContext, method: str) -
     context.abort(grpc.StatusCode.INTERNAL, f"internal error (incident {incident}); see server log")
 
 
+def wrap_handler(
+    handler: grpc.RpcMethodHandler,
+    around: Callable[[Callable[..., Any], Any, grpc.ServicerContext], Any],
+) -> grpc.RpcMethodHandler:
+    """Returns a copy of ``handler`` whose behaviour runs inside ``around``.
+
+    ``around(behavior, request, context)`` must return what ``behavior`` returns; for
+    streaming responses it is called when the stream starts and must return the iterator.
+    """
+    for kind, factory in (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler),
+    ):
+        behavior = getattr(handler, kind)
+        if behavior is None:
+            continue
+        streaming = kind.endswith("_stream")
+
+        def wrapped(request: Any, context: grpc.ServicerContext, b: Any = behavior) -> Any:
+            return around(b, request, context)
+
+        def wrapped_stream(
+            request: Any, context: grpc.ServicerContext, b: Any = behavior
+        ) -> Iterator[Any]:
+            yield from around(b, request, context)
+
+        return factory(
+            wrapped_stream if streaming else wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
+
+
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Maps exceptions raised by any handler to status codes, in one place."""
+    """Maps exceptions raised by any handler (or inner interceptor) to status codes."""
 
     def intercept_service(
         self,
@@ -69,48 +109,25 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(handler.stream_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                _wrap_stream(handler.stream_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        streaming = handler.response_streaming
+
+        def around(
+            behavior: Callable[..., Any], request: Any, context: grpc.ServicerContext
+        ) -> Any:
+            if streaming:
+                return _guard_stream(behavior, request, context, method)
+            try:
+                return behavior(request, context)
+            except Exception as exc:  # this is the one place that maps them
+                _abort_for(exc, context, method)
+
+        return wrap_handler(handler, around)
 
 
-def _wrap_unary(behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
-    def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return behavior(request, context)
-        except Exception as exc:
-            _abort_for(exc, context, method)
-
-    return wrapper
-
-
-def _wrap_stream(behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Any]:
-    def wrapper(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        try:
-            yield from behavior(request, context)
-        except Exception as exc:
-            _abort_for(exc, context, method)
-
-    return wrapper
+def _guard_stream(
+    behavior: Callable[..., Iterator[Any]], request: Any, context: grpc.ServicerContext, method: str
+) -> Iterator[Any]:
+    try:
+        yield from behavior(request, context)
+    except Exception as exc:  # this is the one place that maps them
+        _abort_for(exc, context, method)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from google.protobuf import json_format
+
 from robustedge.service import report as report_module
 from robustedge.service.artifacts import ArtifactStore
 from robustedge.service.errors import NotFound
@@ -110,24 +111,25 @@ class JobManager:
 
     # -- requests -------------------------------------------------------------------
 
-    def submit(self, job: pb.Job) -> pb.Job:
+    def submit(self, job: pb.Job, owner: str) -> pb.Job:
         job.id = job.id or uuid.uuid4().hex
         job.state = pb.JOB_STATE_QUEUED
         job.created_at.GetCurrentTime()
-        stored = self.store.insert_job(job)
+        stored = self.store.insert_job(job, owner)
         if stored.id == job.id:
             self._feed(job.id).publish(self._event(stored, "queued", "waiting for a worker"))
             self._queue.put(job.id)
         return self.get(stored.id)
 
-    def get(self, job_id: str) -> pb.Job:
-        job = self.store.get_job(job_id)
+    def get(self, job_id: str, owner: str | None = None) -> pb.Job:
+        """The job; ``owner`` restricts it to that principal's jobs (None: internal use)."""
+        job = self.store.get_job(job_id, owner)
         if job is None:
             raise NotFound(f"unknown job {job_id!r}")
         return job
 
-    def cancel(self, job_id: str) -> pb.Job:
-        job = self.get(job_id)
+    def cancel(self, job_id: str, owner: str | None = None) -> pb.Job:
+        job = self.get(job_id, owner)
         if job.state in TERMINAL:
             return job
         with self._lock:
@@ -139,9 +141,11 @@ class JobManager:
             self._finish(job_id, pb.JOB_STATE_CANCELLED, "cancelled by the client")
         return self.get(job_id)
 
-    def watch(self, job_id: str, is_active: Callable[[], bool]) -> Iterator[pb.ProgressEvent]:
+    def watch(
+        self, job_id: str, owner: str | None, is_active: Callable[[], bool]
+    ) -> Iterator[pb.ProgressEvent]:
         """Yields the current state, then each new event, until the job is finished."""
-        job = self.get(job_id)
+        job = self.get(job_id, owner)
         feed = self._feed(job_id)
         current = self._event(job, job.stage, "")
         with feed.cond:
@@ -170,7 +174,7 @@ class JobManager:
                 return
             try:
                 self._run_job(job_id)
-            except Exception:
+            except Exception:  # one broken job must not stop the executor
                 log.exception("job %s failed in the executor", job_id)
                 self._finish(job_id, pb.JOB_STATE_FAILED, "internal error in the executor")
 
@@ -293,15 +297,15 @@ class JobManager:
         self._publish(job_id, pb.JobState.Name(state).removeprefix("JOB_STATE_").lower(), message)
 
     def _report(self, job: pb.Job) -> pb.Report | None:
-        model = self.store.get_artifact(job.model_id, pb.ARTIFACT_KIND_MODEL)
-        dataset = self.store.get_artifact(job.dataset_id, pb.ARTIFACT_KIND_DATASET)
+        model = self.store.get_artifact(job.model_id, pb.ARTIFACT_KIND_MODEL, owner=None)
+        dataset = self.store.get_artifact(job.dataset_id, pb.ARTIFACT_KIND_DATASET, owner=None)
         if model is None or dataset is None:
             return None
         try:
             return report_module.assemble(
                 job, model.model, dataset.dataset, _plan(job.spec), self.store.units(job.id)
             )
-        except Exception:
+        except Exception:  # a report bug must not leave the job running
             log.exception("report assembly failed for job %s", job.id)
             return None
 

@@ -11,7 +11,6 @@ onnxruntime on the target variant, never only on the torch replica.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import shutil
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from robustedge.service.plan import BASE, Unit
 from robustedge.service.spec import struct_to_dict
 from robustedge.service.validation import load_dataset
@@ -102,7 +102,7 @@ class JobContext:
 
             try:
                 self._bridges[variant] = convert(str(self.variant_path(variant)))
-            except Exception as exc:
+            except Exception as exc:  # any conversion failure is reported, not raised
                 log.warning("bridge failed for %s: %s", variant, exc)
                 self._bridges[variant] = exc
         return self._bridges[variant]
@@ -169,14 +169,15 @@ def run_variant(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, An
         progress(0.05, f"compressing {name}")
         try:
             facts = _build_variant(ctx, steps, path)
-        except Exception as exc:
+        except Exception as exc:  # a failed variant must not fail the job
             log.exception("variant %s failed", name)
             row.update(ok=False, error=_reason(exc), build_seconds=time.perf_counter() - started)
             return {"variants": [row]}
         row["steps"] = facts.pop("resolved_steps", row["steps"])
     row["build_seconds"] = time.perf_counter() - started
-    row.update(_file_facts(path))
-    row.update({k: v for k, v in facts.items() if k in ("sparsity", "parameters")})
+    if "per_layer_sparsity" not in facts:  # compressed variants come with their facts
+        facts = {**_model_facts(path), **facts}
+    row.update(_variant_facts(path, facts))
     progress(0.5, f"checking {name}")
     x, y, _ = ctx.eval_data()
     predictions = ctx.predict(name, x).argmax(1)
@@ -200,6 +201,7 @@ def run_variant(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, An
 
 def _build_variant(ctx: JobContext, steps: list[dict[str, Any]], path: Path) -> dict[str, Any]:
     import onnx
+
     from robustedge.compressors import CompressionData, build_variant
 
     holdout_x, holdout_y = ctx.holdout_data()
@@ -232,15 +234,41 @@ def json_step(step: pb.CompressionStep) -> dict[str, Any]:
     return {"compressor": step.compressor, "params": struct_to_dict(step.params)}
 
 
-def _file_facts(path: Path) -> dict[str, Any]:
+def _model_facts(path: Path) -> dict[str, Any]:
+    import onnx
+
+    from robustedge.compressors import model_facts
+
+    return dict(model_facts(onnx.load(str(path))))
+
+
+def _variant_facts(path: Path, facts: dict[str, Any]) -> dict[str, Any]:
+    """VariantResult fields from the compressors' model facts and the file itself."""
     import hashlib
 
-    content = path.read_bytes()
-    return {
-        "size_bytes": len(content),
-        "gzip_size_bytes": len(gzip.compress(content, compresslevel=6)),
-        "sha256": hashlib.sha256(content).hexdigest(),
+    from robustedge.latency import model_footprint
+
+    footprint = model_footprint(path)
+    row: dict[str, Any] = {
+        "size_bytes": footprint["size_bytes"],
+        "gzip_size_bytes": footprint["gzip_bytes"],
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "parameters": facts["parameters"],
+        "initializer_bytes_by_dtype": footprint["initializer_bytes_by_dtype"],
+        "layers": [
+            {
+                "name": name,
+                "sparsity": sparsity,
+                "unique_weights": facts["unique_weights_per_layer"].get(name, 0),
+            }
+            for name, sparsity in facts["per_layer_sparsity"].items()
+        ],
     }
+    if facts.get("prunable_parameters"):
+        row["sparsity"] = facts["sparsity"]
+    if facts.get("macs") is not None:
+        row["macs"] = facts["macs"]
+    return row
 
 
 def _fidelity(ctx: JobContext, name: str, x: np.ndarray) -> dict[str, Any]:
@@ -414,22 +442,10 @@ def _fidelity_passed(ctx: JobContext, variant: str) -> bool:
 
 
 def run_latency(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
-    from robustedge.latency import LatencyConfig, discover_runtimes, measure
+    from robustedge.latency import discover_runtimes, measure
+    from robustedge.service.spec import latency_configs
 
-    spec = ctx.spec.latency
-    configs = [
-        LatencyConfig(
-            provider=provider,
-            threads=int(threads),
-            batch_size=int(batch),
-            warmup=int(spec.warmup),
-            min_iterations=int(spec.min_iterations),
-            max_seconds=float(spec.max_seconds),
-        )
-        for provider in spec.providers
-        for threads in spec.threads
-        for batch in spec.batch_sizes
-    ]
+    configs = latency_configs(ctx.spec.latency)
     x, _, _ = ctx.eval_data()
     progress(0.0, f"{len(configs)} configuration(s)")
     rows = measure(

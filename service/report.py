@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from google.protobuf import json_format
+
 from robustedge.service.environment import environment
 from robustedge.service.plan import BASE, Unit, variant_names
 from robustedge.service.store import UnitRecord
@@ -87,6 +88,9 @@ def assemble(
     for flag in flags:
         _parse(flag, report.flags.add())
     _order_variants(report, job.spec)
+    base = next((v for v in report.variants if v.name == BASE), None)
+    if base is not None and base.HasField("macs"):
+        report.model.macs = base.macs
     report.gates.extend(_gates(report, list(job.spec.gates)))
     return report
 
@@ -112,7 +116,7 @@ def _sanity_flags(report: pb.Report) -> list[dict[str, Any]]:
     as_dict = report_to_dict(report)
     try:
         found = sanity.check_report(as_dict)
-    except Exception:
+    except Exception:  # a sanity check must never lose the report
         log.exception("sanity checks failed")
         return []
     return [

@@ -10,7 +10,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from robustedge.service.artifacts import ArtifactStore
+from robustedge.service.auth import AuthInterceptor, TokenRegistry
 from robustedge.service.errors import ErrorInterceptor
 from robustedge.service.jobs import ExecutorConfig, JobManager
 from robustedge.service.servicer import EvaluationServicer
@@ -25,9 +27,29 @@ CHUNK_BYTES = 1 << 20
 
 
 @dataclass
+class TlsConfig:
+    """Server certificate and key (PEM); with ``client_ca`` clients must present a
+    certificate signed by it (mutual TLS)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        client_ca = self.client_ca.read_bytes() if self.client_ca else None
+        return grpc.ssl_server_credentials(
+            [(self.key.read_bytes(), self.cert.read_bytes())],
+            root_certificates=client_ca,
+            require_client_auth=client_ca is not None,
+        )
+
+
+@dataclass
 class ServerConfig:
     data_dir: Path
     listen: str = "127.0.0.1:50051"
+    tokens: TokenRegistry = field(default_factory=lambda: TokenRegistry({}))
+    tls: TlsConfig | None = None
     max_concurrent_jobs: int = 1
     max_attempts: int = 3
     max_upload_bytes: int = 2 << 30
@@ -73,7 +95,8 @@ def create_server(config: ServerConfig) -> RunningServer:
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="rpc"),
-        interceptors=[ErrorInterceptor()],
+        # The first interceptor is the outermost: it also maps errors raised by auth.
+        interceptors=[ErrorInterceptor(), AuthInterceptor(config.tokens)],
         options=[
             ("grpc.max_receive_message_length", 4 * CHUNK_BYTES),
             ("grpc.max_send_message_length", 64 * CHUNK_BYTES),
@@ -89,7 +112,10 @@ def create_server(config: ServerConfig) -> RunningServer:
          reflection.SERVICE_NAME),
         server,
     )  # fmt: skip
-    port = server.add_insecure_port(config.listen)
+    if config.tls is not None:
+        port = server.add_secure_port(config.listen, config.tls.credentials())
+    else:
+        port = server.add_insecure_port(config.listen)
     if port == 0:
         raise OSError(f"cannot listen on {config.listen}")
     jobs.start()

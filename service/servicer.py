@@ -13,6 +13,7 @@ from pathlib import Path
 from robustedge.service import spec as spec_module
 from robustedge.service import validation
 from robustedge.service.artifacts import ArtifactStore
+from robustedge.service.auth import current_principal
 from robustedge.service.capabilities import capabilities
 from robustedge.service.errors import FailedPrecondition, InvalidArgument, NotFound
 from robustedge.service.jobs import TERMINAL, JobManager
@@ -59,7 +60,8 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
                     raise InvalidArgument("only the first message of an upload may be a header")
                 yield chunk.data
 
-        existing = self.store.get_artifact(header.sha256.lower(), kind)
+        owner = current_principal.get()
+        existing = self.store.get_artifact(header.sha256.lower(), kind, owner=None)
         sha256, path = self.artifacts.write_stream(
             data(),
             expected_size=header.size_bytes,
@@ -67,6 +69,8 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
             max_bytes=self.max_upload_bytes,
         )
         if existing is not None:
+            # The caller just proved it holds these bytes; it may now use the artifact.
+            self.store.put_artifact(existing, owner)
             return existing
         info = describe(path)
         info.sha256 = sha256
@@ -78,16 +82,17 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
             artifact.model.CopyFrom(info)
         else:
             artifact.dataset.CopyFrom(info)
-        self.store.put_artifact(artifact)
+        self.store.put_artifact(artifact, owner)
         return artifact
 
     # -- jobs -----------------------------------------------------------------------
 
     def SubmitEvaluation(self, request, context):
-        model = self.store.get_artifact(request.model_id, pb.ARTIFACT_KIND_MODEL)
+        owner = current_principal.get()
+        model = self.store.get_artifact(request.model_id, pb.ARTIFACT_KIND_MODEL, owner)
         if model is None:
             raise NotFound(f"unknown model {request.model_id!r}; upload it first")
-        dataset = self.store.get_artifact(request.dataset_id, pb.ARTIFACT_KIND_DATASET)
+        dataset = self.store.get_artifact(request.dataset_id, pb.ARTIFACT_KIND_DATASET, owner)
         if dataset is None:
             raise NotFound(f"unknown dataset {request.dataset_id!r}; upload it first")
         validation.check_compatible(model.model, dataset.dataset)
@@ -102,25 +107,25 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
             preset=request.preset,
             request_id=request.request_id,
         )
-        return self.jobs.submit(job)
+        return self.jobs.submit(job, owner)
 
     def GetJob(self, request, context):
-        return self.jobs.get(request.job_id)
+        return self.jobs.get(request.job_id, current_principal.get())
 
     def WatchJob(self, request, context):
-        yield from self.jobs.watch(request.job_id, context.is_active)
+        yield from self.jobs.watch(request.job_id, current_principal.get(), context.is_active)
 
     def CancelJob(self, request, context):
-        return self.jobs.cancel(request.job_id)
+        return self.jobs.cancel(request.job_id, current_principal.get())
 
     def ListJobs(self, request, context):
         if request.limit < 0:
             raise InvalidArgument("limit must not be negative")
         limit = min(request.limit or 50, MAX_LIST)
-        return pb.ListJobsResponse(jobs=self.store.list_jobs(limit))
+        return pb.ListJobsResponse(jobs=self.store.list_jobs(current_principal.get(), limit))
 
     def GetReport(self, request, context):
-        job = self.jobs.get(request.job_id)
+        job = self.jobs.get(request.job_id, current_principal.get())
         if job.state not in TERMINAL:
             raise FailedPrecondition(
                 f"job {job.id} is {pb.JobState.Name(job.state).removeprefix('JOB_STATE_').lower()};"

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
+
 from robustedge.service.errors import FailedPrecondition, InvalidArgument
 from robustedge.v1 import evaluation_pb2 as pb
 
 DEFAULT_PRESET = "quick"
 MAX_SAMPLES = 100_000
-PROVIDERS = ("cpu", "openvino", "xnnpack", "dnnl", "cuda", "tensorrt", "qnn", "coreml")
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 # Epsilons of the quick preset, in input units of a [0, 1] input range.
@@ -42,7 +42,7 @@ def _quick() -> dict[str, Any]:
             {"attack": "fgsm", "epsilons": QUICK_EPSILONS, "norm": "linf"},
             {"attack": "pgd", "epsilons": QUICK_EPSILONS, "norm": "linf", "params": {"steps": 10}},
         ],
-        "latency": {"providers": ["cpu"], "batch_sizes": [1], "threads": [1]},
+        "latency": {"providers": ["cpu", "openvino"], "batch_sizes": [1], "threads": [1]},
     }
 
 
@@ -230,18 +230,21 @@ def _validate_attacks(spec: pb.EvaluationSpec, input_range: tuple[float, float])
 
 
 def _validate_latency(latency: pb.LatencySpec) -> None:
+    from robustedge.latency.providers import ORT_PROVIDER_NAMES
+
     if latency.disabled:
         return
     if not latency.providers:
         latency.providers.append("cpu")
     if not latency.batch_sizes:
         latency.batch_sizes.append(1)
-    if not latency.threads:
+    if not latency.threads and not latency.profiles:
         latency.threads.append(1)
     for provider in latency.providers:
-        if provider not in PROVIDERS:
+        if provider not in ORT_PROVIDER_NAMES:
             raise InvalidArgument(
-                f"latency.providers: unknown provider {provider!r}; known: {', '.join(PROVIDERS)}"
+                f"latency.providers: unknown provider {provider!r};"
+                f" known: {', '.join(ORT_PROVIDER_NAMES)}"
             )
     if any(b < 1 or b > 4096 for b in latency.batch_sizes):
         raise InvalidArgument("latency.batch_sizes must be in [1, 4096]")
@@ -252,6 +255,25 @@ def _validate_latency(latency: pb.LatencySpec) -> None:
     latency.max_seconds = latency.max_seconds or 2.0
     if latency.warmup < 0 or latency.min_iterations < 1 or latency.max_seconds > 600:
         raise InvalidArgument("latency: warmup >= 0, min_iterations >= 1, max_seconds <= 600")
+    try:
+        latency_configs(latency)
+    except ValueError as exc:
+        raise InvalidArgument(f"latency: {exc}") from exc
+
+
+def latency_configs(latency: pb.LatencySpec) -> list[Any]:
+    """The measurement configurations a latency spec asks for."""
+    from robustedge.latency import expand_configs
+
+    return expand_configs(
+        providers=list(latency.providers),
+        batch_sizes=list(latency.batch_sizes),
+        threads=list(latency.threads),
+        profiles=list(latency.profiles),
+        warmup=int(latency.warmup),
+        min_iterations=int(latency.min_iterations),
+        max_seconds=float(latency.max_seconds),
+    )
 
 
 def _validate_gates(spec: pb.EvaluationSpec) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from robustedge.v1 import evaluation_pb2 as pb
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,9 +32,16 @@ CREATE TABLE IF NOT EXISTS artifacts (
     info BLOB NOT NULL,            -- serialized robustedge.v1.Artifact
     created_at REAL NOT NULL
 );
+-- Which principal (token name; '' when authentication is off) may see an artifact.
+CREATE TABLE IF NOT EXISTS ownership (
+    owner TEXT NOT NULL,
+    artifact_id TEXT NOT NULL REFERENCES artifacts (id),
+    PRIMARY KEY (owner, artifact_id)
+);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
-    request_id TEXT UNIQUE,
+    owner TEXT NOT NULL,
+    request_id TEXT,
     state INTEGER NOT NULL,
     model_id TEXT NOT NULL,
     dataset_id TEXT NOT NULL,
@@ -50,7 +57,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     units_total INTEGER NOT NULL DEFAULT 0,
     report BLOB                    -- serialized robustedge.v1.Report once finished
 );
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (owner, created_at);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_request ON jobs (owner, request_id);
 CREATE TABLE IF NOT EXISTS units (
     job_id TEXT NOT NULL REFERENCES jobs (id),
     key TEXT NOT NULL,
@@ -117,37 +125,48 @@ class JobStore:
 
     # -- artifacts ---------------------------------------------------------------
 
-    def put_artifact(self, artifact: pb.Artifact) -> None:
+    def put_artifact(self, artifact: pb.Artifact, owner: str) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO artifacts (id, kind, info, created_at) VALUES (?, ?, ?, ?)",
                 (artifact.id, artifact.kind, artifact.SerializeToString(), time.time()),
             )
+            db.execute(
+                "INSERT OR IGNORE INTO ownership (owner, artifact_id) VALUES (?, ?)",
+                (owner, artifact.id),
+            )
 
-    def get_artifact(self, artifact_id: str, kind: int) -> pb.Artifact | None:
+    def get_artifact(self, artifact_id: str, kind: int, owner: str | None) -> pb.Artifact | None:
+        """The artifact if it exists and ``owner`` may see it (None: any owner, internal use)."""
+        query = "SELECT info FROM artifacts WHERE id=? AND kind=?"
+        args: tuple[Any, ...] = (artifact_id, kind)
+        if owner is not None:
+            query += " AND id IN (SELECT artifact_id FROM ownership WHERE owner=?)"
+            args += (owner,)
         with self._lock:
-            row = self._db.execute(
-                "SELECT info FROM artifacts WHERE id=? AND kind=?", (artifact_id, kind)
-            ).fetchone()
+            row = self._db.execute(query, args).fetchone()
         return pb.Artifact.FromString(row[0]) if row else None
 
     # -- jobs --------------------------------------------------------------------
 
-    def insert_job(self, job: pb.Job) -> pb.Job:
-        """Inserts a queued job; with a request_id already used, returns the existing job."""
+    def insert_job(self, job: pb.Job, owner: str) -> pb.Job:
+        """Inserts a queued job; with a request_id the owner already used, returns that job."""
         with self._tx() as db:
             if job.request_id:
-                row = db.execute("SELECT id FROM jobs WHERE request_id=?", (job.request_id,))
+                row = db.execute(
+                    "SELECT id FROM jobs WHERE owner=? AND request_id=?", (owner, job.request_id)
+                )
                 existing = row.fetchone()
                 if existing:
                     found = self._get_job_locked(existing[0])
                     assert found is not None
                     return found
             db.execute(
-                "INSERT INTO jobs (id, request_id, state, model_id, dataset_id, preset, spec,"
-                " created_at, units_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, owner, request_id, state, model_id, dataset_id, preset,"
+                " spec, created_at, units_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
+                    owner,
                     job.request_id or None,
                     job.state,
                     job.model_id,
@@ -160,8 +179,16 @@ class JobStore:
             )
         return job
 
-    def get_job(self, job_id: str) -> pb.Job | None:
+    def get_job(self, job_id: str, owner: str | None = None) -> pb.Job | None:
+        """The job if it exists and ``owner`` may see it (None: any owner, internal use)."""
         with self._lock:
+            if (
+                owner is not None
+                and not self._db.execute(
+                    "SELECT 1 FROM jobs WHERE id=? AND owner=?", (job_id, owner)
+                ).fetchone()
+            ):
+                return None
             return self._get_job_locked(job_id)
 
     _JOB_COLUMNS = (
@@ -205,12 +232,14 @@ class JobStore:
                 getattr(job, field).FromNanoseconds(int(value * 1e9))
         return job
 
-    def list_jobs(self, limit: int) -> list[pb.Job]:
+    def list_jobs(self, owner: str, limit: int) -> list[pb.Job]:
         with self._lock:
             ids = [
                 r[0]
                 for r in self._db.execute(
-                    "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+                    "SELECT id FROM jobs WHERE owner=? ORDER BY created_at DESC, rowid DESC"
+                    " LIMIT ?",
+                    (owner, limit),
                 )
             ]
             return [job for job in (self._get_job_locked(i) for i in ids) if job is not None]

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
 from robustedge.service.errors import InvalidArgument
 from robustedge.v1 import evaluation_pb2 as pb
 
@@ -45,13 +46,14 @@ def describe_model(path: Path) -> pb.ModelInfo:
     """Validates an ONNX model file and returns its facts; raises InvalidArgument."""
     import onnx
 
-    head = path.read_bytes()[:8]
+    with open(path, "rb") as file:
+        head = file.read(8)
     for magic, what in _FOREIGN_MAGIC.items():
         if head.startswith(magic):
             raise InvalidArgument(f"not an ONNX model: the file is {what}")
     try:
         model = onnx.load_model(str(path), load_external_data=False)
-    except Exception as exc:
+    except Exception as exc:  # protobuf raises several types for junk
         raise InvalidArgument(f"not an ONNX model: cannot parse it ({type(exc).__name__})") from exc
     if not model.graph.node or not model.graph.output:
         raise InvalidArgument("not an ONNX model: the graph has no nodes or no outputs")
@@ -63,7 +65,7 @@ def describe_model(path: Path) -> pb.ModelInfo:
             )
     try:
         onnx.checker.check_model(model, full_check=True)
-    except Exception as exc:
+    except Exception as exc:  # checker raises ValidationError or InferenceError
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidArgument(f"the ONNX checker refused the model: {first_line}") from exc
 
@@ -107,7 +109,7 @@ def _check_runtime_loads(model) -> None:
     options.log_severity_level = 3
     try:
         ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
+    except Exception as exc:  # onnxruntime raises untyped errors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         # onnxruntime messages may carry build paths; keep only the part after the last "] ".
         message = message.rsplit("] ", 1)[-1]

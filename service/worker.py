@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from google.protobuf import json_format
+
 from robustedge.service.pipeline import JobContext, _reason, run_unit
 from robustedge.service.plan import Unit
 from robustedge.v1 import evaluation_pb2 as pb
@@ -84,7 +85,7 @@ def run_job(document: dict[str, Any], channel: Channel) -> None:
                 unit,
                 lambda f, m, key=unit.key: channel.progress(key, max(0.0, min(f, 1.0)), m),
             )
-        except Exception as exc:
+        except Exception as exc:  # a failing unit is recorded; the job goes on
             log.exception("unit %s failed", unit.key)
             failed.add(unit.key)
             channel.send(

@@ -16,6 +16,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from onnx import numpy_helper
+
 from robustedge.attacks import AttackTarget
 
 

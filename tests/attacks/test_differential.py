@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from robustedge.attacks import get_attack
 
 art_classification = pytest.importorskip("art.estimators.classification")

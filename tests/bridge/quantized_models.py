@@ -53,10 +53,19 @@ def quantize_digits(model: Path, train: Path, out_dir: Path) -> dict[str, Path]:
 
 
 def output_step(path: Path) -> float:
-    """The quantization step of the model's output (its final DequantizeLinear's scale)."""
+    """The quantization step of the model's output: the scale of the last
+    DequantizeLinear on the way to it (float ops such as a bias Add may follow it).
+    0.0 when the output does not come from a DequantizeLinear (float-output kernels)."""
     model = onnx.load(path)
-    node = model.graph.node[-1]
-    if node.op_type != "DequantizeLinear":
-        return 0.0
+    producer = {out: node for node in model.graph.node for out in node.output}
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    return float(np.max(inits[node.input[1]]))
+    pending = [model.graph.output[0].name]
+    while pending:
+        node = producer.get(pending.pop(0))
+        if node is None:
+            continue
+        if node.op_type == "DequantizeLinear":
+            return float(np.max(inits[node.input[1]]))
+        if node.op_type in ("Add", "Relu", "Reshape", "Flatten", "Identity"):
+            pending.extend(node.input[:1])
+    return 0.0

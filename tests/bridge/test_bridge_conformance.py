@@ -11,7 +11,7 @@ from robustedge.bridge import convert
 from robustedge.bridge.conformance import data_root, discover, run_case
 
 # The big zoo graphs take seconds each on two shared cores.
-SLOW_LIGHT = {"densenet121", "inception_v1", "inception_v2", "vgg19", "bvlc_alexnet"}
+SLOW_LIGHT = {"densenet121", "inception_v1", "inception_v2", "vgg19", "bvlc_alexnet", "resnet50"}
 
 
 def _params():

@@ -131,15 +131,15 @@ def test_initializers_listed_as_inputs_are_constants():
     # Old model-zoo graphs declare every initializer as a graph input too.
     model = tiny_classifier("Softmax", opset=9)
     model.graph.input.extend(
-        [helper.make_tensor_value_info("W", TensorProto.FLOAT, [3, 4]),
-         helper.make_tensor_value_info("B", TensorProto.FLOAT, [3])]
+        [
+            helper.make_tensor_value_info("W", TensorProto.FLOAT, [3, 4]),
+            helper.make_tensor_value_info("B", TensorProto.FLOAT, [3]),
+        ]
     )
     bridged = convert(model)
     assert bridged.input_name == "x"
     x = np.ones((2, 4), np.float32)
-    np.testing.assert_allclose(
-        bridged.outputs(x), session(model).run(None, {"x": x})[0], atol=1e-6
-    )
+    np.testing.assert_allclose(bridged.outputs(x), session(model).run(None, {"x": x})[0], atol=1e-6)
 
 
 def test_exact_gradient_switch_validated():

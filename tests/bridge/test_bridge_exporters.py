@@ -77,7 +77,9 @@ def test_torchscript_export_at_opset(small_net, opset):
         reference = session(model).run(None, {"x": batch.numpy()})[0]
         np.testing.assert_allclose(bridged.outputs(batch.numpy()), reference, atol=1e-5)
     logits = bridged.module(x)
-    np.testing.assert_allclose(torch.softmax(logits, 1).detach().numpy(), small_net(x).detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        torch.softmax(logits, 1).detach().numpy(), small_net(x).detach().numpy(), atol=1e-5
+    )
 
 
 def test_tf2onnx_style_nhwc_graph():

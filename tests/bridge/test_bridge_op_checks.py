@@ -16,10 +16,22 @@ def test_operator_matches_onnxruntime(check):
 
 def test_checks_cover_every_quantized_operator():
     quantized = {
-        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
-        "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearLeakyRelu",
-        "QLinearSigmoid", "QLinearGlobalAveragePool", "QLinearAveragePool", "QLinearConcat",
-        "QLinearSoftmax", "ConvInteger", "MatMulInteger",
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "DynamicQuantizeLinear",
+        "QLinearConv",
+        "QLinearMatMul",
+        "QGemm",
+        "QLinearAdd",
+        "QLinearMul",
+        "QLinearLeakyRelu",
+        "QLinearSigmoid",
+        "QLinearGlobalAveragePool",
+        "QLinearAveragePool",
+        "QLinearConcat",
+        "QLinearSoftmax",
+        "ConvInteger",
+        "MatMulInteger",
     }
     checked = {check.op_type for check in all_checks()}
     assert quantized <= checked

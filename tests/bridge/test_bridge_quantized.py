@@ -10,7 +10,12 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from quantized_models import output_step, quantize_digits
 
-from robustedge.bridge import convert, gradient_nonzero_fraction, measure_fidelity
+from robustedge.bridge import (
+    UnsupportedOpsError,
+    convert,
+    gradient_nonzero_fraction,
+    measure_fidelity,
+)
 
 MS = "com.microsoft"
 
@@ -72,7 +77,7 @@ def pgd(module, x, y, eps, steps=10, step_size=None):
 
 def test_ste_pgd_is_at_least_as_strong_as_transfer(digits, quantized):
     data = np.load(digits.dataset)
-    x, y = torch.from_numpy(data["x"][:200]), torch.from_numpy(data["y"][:200])
+    x, y = torch.from_numpy(data["x"][:120]), torch.from_numpy(data["y"][:120])
     int8 = quantized["qoperator_channel"]
     target = session(int8)
     white_box = pgd(convert(int8).module, x, y, eps=0.1)
@@ -111,7 +116,10 @@ def test_quantize_linear_gradient_is_clamped_ste():
         "qdq",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
-        [numpy_helper.from_array(np.array(scale), "s"), numpy_helper.from_array(np.array(zero), "z")],
+        [
+            numpy_helper.from_array(np.array(scale), "s"),
+            numpy_helper.from_array(np.array(zero), "z"),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -129,6 +137,92 @@ def test_quantize_linear_gradient_is_clamped_ste():
 
 def test_unknown_quantized_op_is_reported():
     node = helper.make_node("QLinearReduceMean", ["x"], ["y"], domain=MS)
-    model = single_node_model(node, TensorProto.UINT8, [1, 2], TensorProto.UINT8, [], (("", 17), (MS, 1)))
-    with pytest.raises(Exception, match="com.microsoft::QLinearReduceMean"):
+    model = single_node_model(
+        node, TensorProto.UINT8, [1, 2], TensorProto.UINT8, [], (("", 17), (MS, 1))
+    )
+    with pytest.raises(UnsupportedOpsError) as caught:
         convert(model)
+    assert caught.value.ops == ["com.microsoft::QLinearReduceMean"]
+
+
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_quantized_softmax_output_yields_pre_softmax_logits(tmp_path, fmt):
+    """QDQ: Softmax -> Q -> DQ at the end; QOperator: com.microsoft QLinearSoftmax."""
+    import io
+    import warnings
+
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from quantized_models import calibration_reader
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 5),
+        torch.nn.Softmax(dim=1),
+    ).eval()
+    x = torch.rand(64, 1, 8, 8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (x[:1],),
+            buffer,
+            dynamo=False,
+            opset_version=13,
+            input_names=["input"],
+            output_names=["probs"],
+            dynamic_axes={"input": {0: "n"}, "probs": {0: "n"}},
+        )
+    source, target = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    source.write_bytes(buffer.getvalue())
+    quantize_static(
+        str(source),
+        str(target),
+        calibration_reader(x.numpy()),
+        quant_format=getattr(QuantFormat, fmt),
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    ops = [node.op_type for node in onnx.load(target).graph.node]
+    assert ("QLinearSoftmax" in ops) == (fmt == "QOperator")
+    bridged = convert(target)
+    assert bridged.pre_softmax
+    fidelity = measure_fidelity(bridged, session(target), x.numpy())
+    assert fidelity.top1_agreement == 1.0 and fidelity.max_abs_diff <= 1 / 255 + 1e-6
+    logits = bridged.module(x)
+    assert logits.shape == (64, 5)
+    assert not torch.allclose(logits.sum(1), torch.ones(64))  # not probabilities
+    assert gradient_nonzero_fraction(bridged, x.numpy(), np.arange(64) % 5) > 0.5
+
+
+def test_module_survives_deepcopy_and_pickle(quantized):
+    import copy
+    import pickle
+
+    bridged = convert(quantized["qoperator_channel"])
+    x = torch.rand(3, 1, 8, 8)
+    expected = bridged.module(x)
+    for clone in (copy.deepcopy(bridged.module), pickle.loads(pickle.dumps(bridged.module))):
+        torch.testing.assert_close(clone(x), expected)
+
+
+@pytest.mark.parametrize("variant", ["qdq_tensor", "qdq_channel"])
+def test_qdq_fusion_matches_what_onnxruntime_runs(digits, quantized, variant):
+    from robustedge.bridge.qdq_fusion import fuse_qdq
+
+    x = np.load(digits.dataset)["x"]
+    model = onnx.load(quantized[variant])
+    fused, count = fuse_qdq(model)
+    assert count == 5  # 3 Conv (+Relu) and 2 Gemm groups of the digits CNN
+    assert {n.op_type for n in fused.graph.node} >= {"QLinearConv", "QGemm"}
+    assert len(model.graph.node) > len(fused.graph.node)  # the input was not modified
+    # The rewrite is what onnxruntime's optimizer does: both graphs give the same output.
+    original = session(model).run(None, {"input": x})[0]
+    np.testing.assert_array_equal(session(fused).run(None, {"input": x})[0], original)
+    fused_diff = np.abs(convert(model).outputs(x) - original).max()
+    simulated_diff = np.abs(convert(model, fuse_qdq=False).outputs(x) - original).max()
+    assert fused_diff <= simulated_diff
+    assert fused_diff == 0.0

@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
 from robustedge.compressors import CompressionError, build_variant
 from robustedge.compressors.channel_surgery import apply_plan, plan_channels, prune_channels
 from robustedge.compressors.facts import model_facts
@@ -139,7 +140,7 @@ def consumers_ignore_removed(model: onnx.ModelProto, plan) -> onnx.ModelProto:
 @pytest.mark.parametrize(
     "build", [chain_relu_maxpool_flatten_gemm, residual_with_batchnorm, depthwise_and_reshape]
 )
-@pytest.mark.parametrize("norm", ["l1", "l2"])
+@pytest.mark.parametrize("norm", ["l1", "l2", "geometric_median"])
 def test_removed_channels_are_exactly_the_ignored_ones(build, norm, ort_helpers):
     model = build()
     plan, _ = plan_channels(model, 0.5, norm=norm, budget="filters")
@@ -207,3 +208,40 @@ def test_filters_budget_removes_that_share_of_filters(digits_case, tmp_path):
     )
     groups = built.facts["steps"][0]["channels"]["groups"]
     assert [g["channels_after"] for g in groups] == [8, 16, 16]
+
+
+def test_round_to_keeps_hardware_friendly_channel_counts(digits_case, tmp_path):
+    built = build_variant(
+        digits_case.model,
+        [{"compressor": "prune", "pattern": "channel", "sparsity": 0.5, "round_to": 8}],
+        digits_case.data(tmp_path),
+    )
+    channels = built.facts["steps"][0]["channels"]
+    assert all(g["channels_after"] % 8 == 0 for g in channels["groups"]), channels["groups"]
+    # (8, 24, 24) of (16, 32, 32) is the uniform choice that halves the conv weights.
+    assert [g["channels_after"] for g in channels["groups"]] == [8, 24, 24]
+    assert built.facts["conv_parameters"] == 13968 // 2
+
+
+def test_geometric_median_prunes_the_most_replaceable_filters():
+    # Filters 0-3 are near-copies of each other (near the median); 4 and 5 stand apart.
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(3, 3, 3))
+    weights = np.stack(
+        [common + 0.01 * rng.normal(size=(3, 3, 3)) for _ in range(4)]
+        + [3 * rng.normal(size=(3, 3, 3)), -3 * rng.normal(size=(3, 3, 3))]
+    )
+    g = GraphBuilder(5)
+    x = g.node("Relu", [g.conv("input", 3, 6)])
+    g.inits[0] = numpy_helper.from_array(weights.astype(np.float32), g.inits[0].name)
+    model = g.model(g.conv(x, 6, 2), rank=4)
+    # The output conv feeds the graph output (frozen); only the first conv is pruned.
+    plan, _ = plan_channels(model, 0.5, norm="geometric_median", budget="filters")
+    (kept,) = plan.keep.values()
+    assert {4, 5} <= set(kept.tolist()) and len(kept) == 3
+
+
+def test_a_plan_that_removes_nothing_is_an_error(digits_case):
+    # 10% of the conv weights cannot be reached with channel counts in multiples of 8.
+    with pytest.raises(CompressionError, match="removes no channel"):
+        prune_channels(digits_case.model, 0.1, round_to=8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from robustedge.compressors import CompressionError, build_variant, get_compressor
 from robustedge.compressors.cluster import cluster_weights
 from robustedge.compressors.onnx_graph import weight_layers

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from robustedge.compressors import (
     Compressor,
     ConfigError,
@@ -136,3 +137,19 @@ def test_validation_imports_neither_inc_nor_torch():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_resolved_steps_survive_a_protobuf_struct_round_trip():
+    # The service stores resolved steps in google.protobuf.Struct (numbers become
+    # floats, None becomes null) and validates them again when the job runs.
+    from google.protobuf import json_format, struct_pb2
+
+    steps = [
+        step for variants in variant_presets().values() for v in variants for step in v["steps"]
+    ]
+    steps.append({"compressor": "quantize", "approach": "weight_only", "group_size": -1})
+    for step in (validate_steps([raw])[0] for raw in steps):
+        params = struct_pb2.Struct()
+        params.update({k: v for k, v in step.items() if k != "compressor"})
+        again = {"compressor": step["compressor"], **json_format.MessageToDict(params)}
+        assert validate_steps([again]) == [step]

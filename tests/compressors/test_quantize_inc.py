@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
+
 from robustedge.compressors import CompressionError, build_variant, get_compressor
 from robustedge.compressors.onnx_compat import install_onnx_mapping_shim
 
@@ -113,7 +116,101 @@ def test_accuracy_aware_tuning_meets_its_tolerance(digits_case, ort_helpers, tmp
         ],
         data,
     )
-    held_out_float = ort_helpers.accuracy(digits_case.model, data.calib_x, data.calib_y)
-    held_out_int8 = ort_helpers.accuracy(built.model, data.calib_x, data.calib_y)
+    # Judged on the held-out samples calibration did not use (the first 100 calibrate).
+    judge_x, judge_y = data.calib_x[100:], data.calib_y[100:]
+    held_out_float = ort_helpers.accuracy(digits_case.model, judge_x, judge_y)
+    held_out_int8 = ort_helpers.accuracy(built.model, judge_x, judge_y)
     assert held_out_int8 >= held_out_float - 0.01
     assert built.facts["quantized"]
+
+
+def _mlp() -> onnx.ModelProto:
+    """A MatMul-only classifier (64 -> 256 -> 10) for weight-only quantization."""
+    rng = np.random.default_rng(0)
+    w1 = rng.normal(0, 0.1, (64, 256)).astype(np.float32)
+    w2 = rng.normal(0, 0.1, (256, 10)).astype(np.float32)
+    nodes = [
+        helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "w1"], ["hidden"]),
+        helper.make_node("Relu", ["hidden"], ["active"]),
+        helper.make_node("MatMul", ["active", "w2"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize(("bits", "algorithm"), [(4, "rtn"), (8, "rtn"), (4, "gptq")])
+def test_weight_only_matmul(bits, algorithm, digits_case, ort_helpers, tmp_path):
+    model = _mlp()
+    built = build_variant(
+        model,
+        [
+            {
+                "compressor": "quantize",
+                "approach": "weight_only",
+                "weight_bits": bits,
+                "algorithm": algorithm,
+            }
+        ],
+        digits_case.data(tmp_path),
+    )
+    ops = [n.op_type for n in built.model.graph.node]
+    x = digits_case.eval_x[:64]
+    reference = ort_helpers.run(model, x)
+    error = np.abs(ort_helpers.run(built.model, x) - reference).max() / np.abs(reference).max()
+    assert error > 0
+    if bits == 4:  # packed 4-bit weights: onnxruntime's MatMulNBits
+        assert ops.count("MatMulNBits") == 2
+        assert error < 0.25, error
+        assert built.facts["size_bytes"] < 0.25 * len(model.SerializeToString())
+    else:  # INC simulates 8 bits: float MatMul with weights on the 8-bit grid
+        assert ops.count("MatMul") == 2
+        assert error < 0.02, error
+        for init in built.model.graph.initializer:
+            weight = numpy_helper.to_array(init)
+            if weight.ndim == 2:  # one 8-bit grid per group of 32 inputs per column
+                groups = weight.T.reshape(weight.shape[1], -1, 32)
+                steps = np.abs(np.diff(np.sort(groups, axis=2), axis=2))
+                assert all(np.unique(g).size <= 256 for g in groups.reshape(-1, 32))
+                assert steps.max() > 0
+
+
+def test_weight_only_on_a_cnn_without_matmul_fails_readably(digits_case, tmp_path):
+    with pytest.raises(CompressionError, match="no MatMul"):
+        build_variant(
+            digits_case.model,
+            [{"compressor": "quantize", "approach": "weight_only"}],
+            digits_case.data(tmp_path),
+        )
+
+
+def test_inc_failure_reason_reaches_the_error(digits_case, tmp_path):
+    data = digits_case.data(tmp_path)
+    data.calib_x = np.zeros((20, 1, 4, 4), np.float32)  # wrong image size for the model
+    with pytest.raises(CompressionError, match=r"returned no model: .*Got invalid dimensions"):
+        build_variant(digits_case.model, [{"compressor": "quantize"}], data)
+
+
+def test_a_model_inc_cannot_quantize_fails_readably(digits_case, tmp_path):
+    # Only elementwise ops: nothing for INC to quantize; INC returns the float graph.
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+            helper.make_node("Softmax", ["flat"], ["logits"], axis=1),
+        ],
+        "nothing_to_quantize",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 64])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(CompressionError, match="changed no operator"):
+        build_variant(model, [{"compressor": "quantize"}], digits_case.data(tmp_path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+
 from robustedge.compressors import CompressionError, ConfigError, build_variant
 
 
@@ -72,3 +73,16 @@ def test_no_steps_is_the_measured_base(digits_case, tmp_path):
     # 16*1*9 + 32*16*9 + 32*32*9 conv weights in the digits CNN.
     assert built.facts["conv_parameters"] == 13968
     assert np.isclose(sum(built.facts["per_layer_sparsity"].values()), 0.0)
+
+
+def test_a_variant_with_an_empty_layer_is_refused(digits_case, tmp_path):
+    from onnx import numpy_helper
+
+    model = onnx.ModelProto()
+    model.CopyFrom(digits_case.model)
+    for init in model.graph.initializer:
+        if init.name == "10.weight":
+            zeros = np.zeros(tuple(init.dims), np.float32)
+            init.CopyFrom(numpy_helper.from_array(zeros, init.name))
+    with pytest.raises(CompressionError, match=r"10\.weight with no nonzero weights"):
+        build_variant(model, [{"compressor": "cluster"}], digits_case.data(tmp_path))

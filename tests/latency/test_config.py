@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from robustedge.latency import LatencyConfig, expand_configs
 
 
@@ -32,3 +33,15 @@ def test_invalid_values_are_rejected() -> None:
         LatencyConfig(execution_mode="fast")
     with pytest.raises(ValueError):
         LatencyConfig(min_iterations=0)
+
+
+def test_provider_names() -> None:
+    from robustedge.latency.providers import to_ort_name, to_short_name
+
+    assert to_ort_name("cpu") == "CPUExecutionProvider"
+    assert to_ort_name("OpenVINO") == "OpenVINOExecutionProvider"
+    assert to_ort_name("FooExecutionProvider") == "FooExecutionProvider"
+    assert to_short_name("OpenVINOExecutionProvider") == "openvino"
+    assert to_short_name("FooExecutionProvider") == "foo"
+    with pytest.raises(ValueError, match="unknown execution provider"):
+        to_ort_name("gpu")

@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+
 from robustedge.latency import LatencyConfig, Runtime, discover_runtimes, measure, measure_one
 from robustedge.latency.results import LatencyResult
 from robustedge.latency.runtimes import OPENVINO_SETUP_HINT, describe, parse_runtimes_env
@@ -74,7 +75,7 @@ def test_unavailable_runtime_is_skipped_with_reason(digits, tmp_path) -> None:
     assert rows[0]["skipped_reason"] == f"openvino runtime {OPENVINO_SETUP_HINT}"
     assert "no configured runtime offers provider xnnpack" in rows[1]["skipped_reason"]
     for row in rows:
-        assert row["iterations"] == 0
+        assert row["iterations"] == row["warmup"] == 0
         assert row["peak_rss_bytes"] is None
 
 
@@ -133,3 +134,17 @@ def test_named_runtime_selection(digits, runtimes) -> None:
     )
     assert rows[0]["skipped_reason"] == "runtime 'nosuch' is not configured"
     assert rows[1]["skipped_reason"].startswith("provider cuda is not available in runtime default")
+
+
+def test_measurement_lock_excludes_other_holders(tmp_path, monkeypatch) -> None:
+    import fcntl
+
+    from robustedge.latency.measure import LOCK_PATH_ENV, measurement_lock
+
+    lock_path = tmp_path / "latency.lock"
+    monkeypatch.setenv(LOCK_PATH_ENV, str(lock_path))
+    # A second open file description (as another process would hold) cannot lock it.
+    with measurement_lock(), open(lock_path) as other, pytest.raises(BlockingIOError):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(lock_path) as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on exit

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 import pytest
+
 from robustedge.latency import probe, stats
 
 
@@ -94,3 +95,23 @@ def test_inputs_follow_model_and_batch(digits, sample_shape, expected) -> None:
     assert feeds["input"].dtype == np.float32
     again = probe._make_inputs(session, 3, sample_shape, seed=1)
     np.testing.assert_array_equal(feeds["input"], again["input"])  # seeded
+
+
+def test_fixed_batch_dimension_refuses_other_batch_sizes(tmp_path) -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    path = tmp_path / "fixed.onnx"
+    import onnx
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert list(probe._make_inputs(session, 1, None, seed=0)["x"].shape) == [1, 4]
+    with pytest.raises(ValueError, match="fixed batch dimension of 1"):
+        probe._make_inputs(session, 8, None, seed=0)

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+
 from robustedge.latency import PROFILES, LatencyConfig, discover_runtimes, measure
 from robustedge.latency.profiles import get_profile, pinned_cpus
 

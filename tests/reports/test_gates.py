@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from robustedge.client.gates import (
     METRICS,
     GateError,
@@ -203,9 +204,22 @@ def test_transfer_mode_and_source(report: pb.Report) -> None:
     # White-box is the default mode; the source defaults to the target itself.
     white = _result(report, "robust_accuracy[attack=pgd, eps=0.1, variant=int8] > 0")
     assert white.value == pytest.approx(0.04)
-    base_transfer = "robust_accuracy[attack=pgd, eps=0.1, variant=base, mode=transfer] > 0"
-    no_base_transfer = _result(report, base_transfer)
-    assert "selects no row" in no_base_transfer.error
+    missing = _result(
+        report,
+        "robust_accuracy[attack=pgd, eps=0.1, variant=pruned, mode=transfer, source=int8] > 0",
+    )
+    assert "selects no row" in missing.error
+
+
+def test_transfer_from_a_variant_to_itself_is_its_white_box_result(report: pb.Report) -> None:
+    """base→base transfer is base's white-box attack (the same examples, the same
+    model), so a transfer drop against base works without a stored base→base row."""
+    base = _result(report, "robust_accuracy[attack=pgd, eps=0.1, variant=base, mode=transfer] > 0")
+    assert base.value == pytest.approx(0.06)
+    dropped = _result(
+        report, "drop(robust_accuracy[attack=pgd, eps=8/255, mode=transfer], base, int8) <= 0"
+    )
+    assert dropped.value == pytest.approx(0.51 - 0.55) and dropped.passed
 
 
 def test_attack_success_rate(report: pb.Report) -> None:
@@ -314,3 +328,17 @@ def test_confidence_bounds(report: pb.Report) -> None:
     # Wilson interval of 90/300 correct (z=1.96): [0.2509, 0.3541].
     assert low.value == pytest.approx(0.2509, abs=1e-4) and low.passed
     assert high.value == pytest.approx(0.3541, abs=1e-4) and high.passed
+
+
+def test_printed_gates_parse_back_to_the_same_gate() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```gates\n(.*?)```", text, flags=re.DOTALL)
+    for example in (line.strip() for b in blocks for line in b.splitlines() if line.strip()):
+        gate = parse_gate(example)
+        again = parse_gate(str(gate))
+        assert (again.reference, again.operator, again.drop) == (
+            gate.reference,
+            gate.operator,
+            gate.drop,
+        )
+        assert again.threshold == gate.threshold

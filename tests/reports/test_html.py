@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import build_report
+from report_fixture import build_report
+
 from robustedge.reports import render_html
 from robustedge.v1 import evaluation_pb2 as pb
 
@@ -156,7 +157,8 @@ def test_model_card_and_unset_values(page: str) -> None:
     assert "20,586" in page  # parameters
     assert "[N, 1, 8, 8]" in page  # input shape
     # int8's sparsity was not computed: a dash with the reason, never a number.
-    int8_row = re.search(r"<tr><td><b>int8</b>.*?</tr>", page)
+    variants = page[page.index('<section id="variants">') :]
+    int8_row = re.search(r"<tr><td><b>int8</b>.*?</tr>", variants)
     assert int8_row is not None
     assert 'title="not computed">—<' in int8_row.group(0)
 
@@ -276,3 +278,34 @@ def test_resolved_spec_is_included(page: str) -> None:
     assert details is not None
     assert "&quot;approach&quot;: &quot;static&quot;" in details.group(1)
     assert "&quot;seed&quot;: 0" in details.group(1)
+
+
+def test_rendering_is_deterministic_and_thread_safe(page: str) -> None:
+    """Two threads rendering at once get the page a single render gives: the
+    matplotlib settings are process-global and must not leak between renders."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pages = list(pool.map(lambda _: render_html(build_report()), range(2)))
+    assert pages[0] == page
+    assert pages[1] == page
+
+
+def _chart_texts(page: str, title: str) -> list[str]:
+    """The text elements of the chart whose accessible title is ``title``."""
+    start = page.index(f'aria-label="{title}"')
+    svg = page[start : page.index("</svg>", start)]
+    return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+
+def test_charts_show_the_report_numbers(page: str) -> None:
+    curves = _chart_texts(page, "Robust accuracy under pgd (linf)")
+    assert {"base", "int8", "pruned", "int8 (transfer from base)"} <= set(curves)
+    heatmap = _chart_texts(page, "Transfer matrix, pgd (linf)")
+    # Row base at eps=8/255: white-box diagonal 0.51, transfers 0.55 and 0.58.
+    assert {"0.51", "0.55", "0.58", "0.06", "0.09", "0.12"} <= set(heatmap)
+    latency = _chart_texts(page, "Latency per provider (bar: p50; whiskers: fastest run to p99)")
+    assert {"cpu", "openvino", "skipped"} <= set(latency)
+    trade = _chart_texts(page, "Accuracy–latency–size trade-off (cpu, batch 1, 1 thread(s))")
+    expected = {"int8 (26.8 KiB)", "base (81.3 KiB)", "Worst-case robust accuracy, ε = 0.03137"}
+    assert expected <= set(trade)

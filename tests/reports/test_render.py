@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
 from robustedge.client import render
 from robustedge.client.gates import evaluate_gates
 from robustedge.v1 import evaluation_pb2 as pb
@@ -106,7 +107,8 @@ def test_markdown_golden_degraded(degraded_report: pb.Report) -> None:
 
 def test_markdown_shows_unset_as_dash_and_largest_change(report: pb.Report) -> None:
     text = render.to_markdown(report)
-    int8_row = next(line for line in text.splitlines() if line.startswith("| **int8**"))
+    variants = text[text.index("### Variants") :]
+    int8_row = next(line for line in variants.splitlines() if line.startswith("| **int8**"))
     cells = [cell.strip() for cell in int8_row.split("|")[1:-1]]
     assert cells[3] == render.UNSET  # sparsity not computed
     pgd_row = next(
@@ -148,9 +150,10 @@ def test_junit_golden_degraded(degraded_report: pb.Report) -> None:
 
 
 def test_junit_validates_against_schema(report: pb.Report, degraded_report: pb.Report) -> None:
-    etree = pytest.importorskip(
-        "lxml.etree", reason="lxml is a test-only dependency: pip install lxml"
-    )
+    try:
+        from lxml import etree
+    except ImportError:  # pragma: no cover - a setup problem, reported as a failure
+        pytest.fail("lxml is a test dependency (XSD validation): pip install lxml")
     schema = etree.XMLSchema(etree.parse(str(HERE / "junit.xsd")))
     for each in (degraded_report, pb.Report(job_id="no-gates"), report):
         document = etree.fromstring(render.to_junit(each).encode("utf-8"))
@@ -244,3 +247,89 @@ def test_format_change_signs() -> None:
     assert render.format_change(0.0001) == "±0.000"
     assert render.format_change(0.25) == "+0.250"
     assert render.format_change(None) == "—"
+
+
+def test_summary_reports_the_worst_loss_over_all_cells(report: pb.Report) -> None:
+    # In this row pruned gains +0.10 (the largest change by magnitude) while int8
+    # loses 0.09: the summary must name the loss, not the row's largest change.
+    for row in report.attacks:
+        if (row.attack, row.mode, row.epsilon) == ("fgsm", pb.ATTACK_MODE_WHITE_BOX, 0.1):
+            if row.target_variant == "pruned":
+                row.robust_accuracy = 0.31
+            if row.target_variant == "int8":
+                row.robust_accuracy = 0.12
+    lines = render.summary_lines(report)
+    assert "largest robustness loss vs base: -0.090 (fgsm linf, white_box eps=0.1 on int8)" in lines
+
+
+def test_summary_without_losses(report: pb.Report) -> None:
+    for row in report.attacks:
+        if row.target_variant != "base":
+            row.robust_accuracy = 0.99
+    assert "no robustness loss vs base in any attack result" in render.summary_lines(report)
+
+
+def test_steps_show_every_resolved_parameter() -> None:
+    variant = pb.VariantResult(name="int8")
+    step = variant.steps.add(compressor="quantize")
+    step.params.update({"approach": "static", "per_channel": True, "max_trials": 20.0,
+                        "accuracy_tolerance": None})  # fmt: skip
+    assert render.steps_text(variant) == (
+        "quantize(accuracy_tolerance=none, approach=static, max_trials=20, per_channel=true)"
+    )
+    assert render.steps_text(pb.VariantResult(name="base")) == "uploaded model"
+    assert render.steps_text(pb.VariantResult(name="x")) == render.UNSET
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.0, "—"), (0.0112, "0.0112"), (0.412, "0.412"), (12.34, "12.3")]
+)
+def test_format_ms(value: float, text: str) -> None:
+    assert render.format_ms(value) == text
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "text"),
+    [(8 / 255, "0.03137 (8/255)"), (0.2, "0.2"), (0.1, "0.1"), (0.5, "0.5"), (2.0, "2")],
+)
+def test_format_epsilon(epsilon: float, text: str) -> None:
+    assert render.format_epsilon(epsilon) == text
+
+
+def test_client_renderers_import_only_light_dependencies() -> None:
+    """The client distribution may import only the stdlib, grpcio and protobuf:
+    a CI job installs it in seconds, without numpy or matplotlib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import robustedge.client.render, robustedge.client.gates; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for heavy in ("numpy", "matplotlib", "yaml", "torch", "onnx", "onnxruntime"):
+        assert heavy not in loaded
+
+
+def test_variant_summaries(report: pb.Report) -> None:
+    summaries = {s.name: s for s in render.variant_summaries(report)}
+    assert list(summaries) == ["int8", "pruned"]
+    int8 = summaries["int8"]
+    assert int8.size_ratio == pytest.approx(83_211 / 27_480)
+    assert int8.speedup == pytest.approx(0.412 / 0.236)
+    assert int8.clean_change == pytest.approx(0.950 - 0.953)
+    assert int8.worst_robust_change == pytest.approx(-0.05)
+    assert int8.worst_robust_row == "pgd linf, white_box, ε=0.03137 (8/255)"
+    # pruned never lost robustness: its smallest change is a gain.
+    assert summaries["pruned"].worst_robust_change == pytest.approx(0.02)
+
+
+def test_variant_summaries_leave_unmeasured_unset(report: pb.Report) -> None:
+    del report.latency[:]
+    report.variants[1].ClearField("clean_accuracy")
+    report.variants[2].ok = False
+    [int8] = render.variant_summaries(report)
+    assert int8.speedup is None and int8.clean_change is None
+    assert int8.size_ratio is not None

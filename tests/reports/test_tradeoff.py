@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from robustedge.reports.pareto import dominates, pareto_front
 from robustedge.reports.tradeoff import LatencyConfig, tradeoff
 from robustedge.v1 import evaluation_pb2 as pb
@@ -32,13 +33,14 @@ def test_tradeoff_of_the_fixture(report: pb.Report) -> None:
     data = tradeoff(report)
     assert data.config == LatencyConfig("cpu", 1, 1)
     assert [p.variant for p in data.points] == ["base", "int8", "pruned"]
-    assert data.epsilon == pytest.approx(0.1)  # largest epsilon every variant has
+    # base keeps 0.51 >= 0.953 / 2 under PGD at 8/255, but only 0.33 at 0.05.
+    assert data.epsilon == pytest.approx(8 / 255)
     worst = {p.variant: p.robust_accuracy for p in data.points}
-    # The worst case over attacks and modes at eps=0.1: PGD white-box.
+    # The worst case over attacks and modes at 8/255: PGD white-box.
     assert worst == {
-        "base": pytest.approx(0.06),
-        "int8": pytest.approx(0.04),
-        "pruned": pytest.approx(0.08),
+        "base": pytest.approx(0.51),
+        "int8": pytest.approx(0.46),
+        "pruned": pytest.approx(0.53),
     }
     # int8 is smaller, faster and nearly as accurate; pruned is beaten by int8 on
     # every clean objective but has the best worst-case robust accuracy.
@@ -56,7 +58,7 @@ def test_tradeoff_ignores_untrusted_results_and_failed_variants(report: pb.Repor
     assert [p.variant for p in data.points] == ["base", "int8"]
     assert data.omitted == {"pruned": "its build failed"}
     int8 = next(p for p in data.points if p.variant == "int8")
-    assert int8.robust_accuracy == pytest.approx(0.19)  # FGSM: PGD's results are untrusted
+    assert int8.robust_accuracy == pytest.approx(0.60)  # FGSM: PGD's results are untrusted
 
 
 def test_tradeoff_needs_latency_on_the_reference_configuration(report: pb.Report) -> None:
@@ -74,3 +76,12 @@ def test_tradeoff_without_attacks(report: pb.Report) -> None:
     assert data.epsilon is None
     assert data.robust_front == []
     assert all(p.robust_accuracy is None for p in data.points)
+
+
+def test_reference_epsilon_falls_back_to_the_smallest(report: pb.Report) -> None:
+    for row in report.attacks:
+        row.robust_accuracy = min(row.robust_accuracy, 0.1)
+    assert tradeoff(report).epsilon == pytest.approx(8 / 255)
+    for row in report.attacks:
+        row.robust_accuracy = 0.9
+    assert tradeoff(report).epsilon == pytest.approx(0.1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from robustedge.client import Client
 from server_process import ServerProcess, start_server
+
+from robustedge.client import Client
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,9 @@ class ServerProcess:
         return self.process.wait(timeout)
 
 
-def start_server(data_dir: Path, log_name: str = "server.log") -> ServerProcess:
+def start_server(
+    data_dir: Path, log_name: str = "server.log", extra_args: list[str] | None = None
+) -> ServerProcess:
     """Starts the server with port 0 and waits until it has written the port it bound."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / "port"
@@ -33,7 +35,7 @@ def start_server(data_dir: Path, log_name: str = "server.log") -> ServerProcess:
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "robustedge.service", "--listen", "127.0.0.1:0",
-             "--data-dir", str(data_dir), "--port-file", str(port_file)],
+             "--data-dir", str(data_dir), "--port-file", str(port_file), *(extra_args or [])],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

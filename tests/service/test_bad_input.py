@@ -7,6 +7,7 @@ import hashlib
 import grpc
 import numpy as np
 import pytest
+
 from robustedge.client import (
     FailedPreconditionError,
     InvalidArgumentError,

@@ -6,6 +6,7 @@ import itertools
 import json
 
 import pytest
+
 from robustedge.client import Client
 from robustedge.client import messages as pb
 
@@ -142,3 +143,17 @@ def test_json_report_uses_snake_case_and_short_enum_names(evaluated):
     assert data["attacks"][0]["mode"] == "white_box"
     assert "robust_accuracy" in data["attacks"][0]
     assert data["latency"][0]["p50_ms"] > 0
+
+
+def test_progress_events_come_from_the_running_work(client, digits):
+    model, dataset = client.upload_model(digits.model), client.upload_dataset(digits.dataset)
+    spec = {"samples": 50, "attacks": [{"attack": "pgd", "epsilons": [0.05, 0.1], "steps": 5}],
+            "latency": {"disabled": True}}  # fmt: skip
+    events = list(client.watch(client.submit(model, dataset, spec=spec)))
+    assert events[-1].state == pb.JOB_STATE_SUCCEEDED
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == pytest.approx(1.0)
+    stages = {e.stage for e in events}
+    assert any("pgd" in stage for stage in stages), stages
+    assert [e.sequence for e in events] == sorted(set(e.sequence for e in events))

@@ -7,9 +7,10 @@ import sqlite3
 import time
 
 import pytest
+from server_process import start_server
+
 from robustedge.client import Client
 from robustedge.client import messages as pb
-from server_process import start_server
 
 SLOW_SPEC = {
     "samples": 300,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
+
 from robustedge.client._errors import (
     JobFailedError,
     RobustEdgeError,

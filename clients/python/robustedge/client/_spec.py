@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
+
 from robustedge.client._errors import SpecError
 from robustedge.v1 import evaluation_pb2 as pb
 

@@ -36,9 +36,11 @@ __all__ = [
     "METRICS",
     "Gate",
     "GateError",
+    "Metric",
     "Reference",
     "evaluate_gate",
     "evaluate_gates",
+    "gate_value",
     "parse_gate",
     "parse_number",
 ]
@@ -219,14 +221,27 @@ class Gate:
         lhs = str(self.reference)
         if self.drop is not None:
             lhs = f"drop({lhs}, {self.drop[0]}, {self.drop[1]})"
-        return f"{lhs} {self.operator} {self.threshold:g}"
+        return f"{lhs} {self.operator} {self.threshold!r}"
+
+
+def _eps_text(epsilon: float) -> str:
+    """``8/255`` when the epsilon is exactly that fraction (the usual way to write
+    pixel budgets), otherwise the shortest decimal that parses back exactly."""
+    steps = round(epsilon * 255)
+    if 0 < steps < 255 and steps / 255 == epsilon and repr(epsilon) != f"{epsilon:g}":
+        return f"{steps}/255"
+    return repr(epsilon)
 
 
 def _format_selector(key: str, value: Any) -> str:
     if key == "mode":
         return _MODE_NAMES.get(value, str(value))
+    if key == "eps":
+        return _eps_text(value)
     if isinstance(value, float):
-        return f"{value:g}"
+        # repr is the shortest text that parses back to the same float: a
+        # printed gate must select exactly the rows the parsed one did.
+        return repr(value)
     return str(value)
 
 
@@ -523,8 +538,9 @@ def _one(rows: list[Any], reference: Reference, describe: Callable[[Any], str], 
     )
 
 
-def _known(what: str, values: Sequence[str]) -> str:
-    return f"; known {what}: {', '.join(sorted(set(values))) or 'none'}"
+def _known(what: str, values: Sequence[str], *, keep_order: bool = False) -> str:
+    unique = list(dict.fromkeys(values)) if keep_order else sorted(set(values))
+    return f"; known {what}: {', '.join(unique) or 'none'}"
 
 
 def _select_variant(report: pb.Report, reference: Reference) -> pb.VariantResult:
@@ -557,15 +573,26 @@ def _select_attack(report: pb.Report, reference: Reference) -> pb.AttackResult:
         rows = [row for row in rows if row.target_variant == target]
     source = selectors.get("source")
     if source is not None:
-        rows = [row for row in rows if row.source_variant == source]
+        rows = [row for row in rows if (row.source_variant or row.target_variant) == source]
     elif mode != pb.ATTACK_MODE_TRANSFER:
         # White-box and black-box examples are crafted on the target itself.
         rows = [row for row in rows if row.source_variant in ("", row.target_variant)]
+    if (
+        not rows
+        and mode == pb.ATTACK_MODE_TRANSFER
+        and target is not None
+        and (source or "base") == target
+    ):
+        # Examples crafted on a variant and scored on that same variant are its
+        # white-box result; the service stores no separate base→base transfer
+        # row, and drop(...[mode=transfer], base, int8) needs one.
+        white_box = {key: value for key, value in selectors.items() if key != "mode"}
+        return _select_attack(report, Reference(reference.metric, white_box | {"source": target}))
 
     def describe(row: pb.AttackResult) -> str:
         parts = [
             f"attack={row.attack}",
-            f"eps={row.epsilon:g}",
+            f"eps={_eps_text(row.epsilon)}",
             f"variant={row.target_variant}",
         ]
         if row.norm:
@@ -576,7 +603,9 @@ def _select_attack(report: pb.Report, reference: Reference) -> pb.AttackResult:
 
     in_mode = [row for row in report.attacks if row.mode == mode]
     hint = f" in mode {_MODE_NAMES.get(mode, mode)}" + _known(
-        "epsilons", [f"{row.epsilon:g}" for row in in_mode]
+        "epsilons",
+        [_eps_text(eps) for eps in sorted({row.epsilon for row in in_mode})],
+        keep_order=True,
     )
     hint += _known("target variants", [row.target_variant for row in in_mode])
     return _one(rows, reference, describe, hint)

@@ -23,15 +23,18 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
+
 from robustedge.v1 import evaluation_pb2 as pb
 
 __all__ = [
     "UNSET",
     "RobustnessRow",
     "RobustnessTable",
+    "VariantSummary",
     "enum_name",
     "format_bytes",
     "format_change",
+    "format_epsilon",
     "format_fraction",
     "format_ms",
     "format_params",
@@ -40,13 +43,16 @@ __all__ = [
     "latency_speedups",
     "mode_name",
     "optional_value",
+    "reference_latency",
     "report_from_dict",
     "report_to_dict",
     "robustness_table",
+    "steps_text",
     "summary_lines",
     "to_json",
     "to_junit",
     "to_markdown",
+    "variant_summaries",
 ]
 
 # Shown wherever a value was not measured (an unset optional field).
@@ -198,21 +204,26 @@ def format_bytes(size: int | None) -> str:
 
 
 def format_epsilon(epsilon: float) -> str:
-    """Epsilons as written in specs; common /255 budgets also as a fraction."""
-    for denominator in (255,):
-        numerator = epsilon * denominator
-        if epsilon > 0 and abs(numerator - round(numerator)) < 1e-6 and epsilon < 1:
-            return f"{epsilon:.4g} ({round(numerator)}/{denominator})"
-    return f"{epsilon:.4g}"
+    """An epsilon in four significant digits; a budget that is a whole number of
+    8-bit pixel steps and not exact in decimals also as a fraction: 0.03137 (8/255)."""
+    text = f"{epsilon:.4g}"
+    steps = epsilon * 255
+    if 0 < epsilon < 1 and abs(steps - round(steps)) < 1e-6 and float(text) != epsilon:
+        return f"{text} ({round(steps)}/255)"
+    return text
 
 
 def format_ms(value: float) -> str:
-    """Milliseconds: three decimals below 10 ms, one above; 0 -> "—".
+    """Milliseconds: four decimals below 0.1 ms, three below 10 ms, one above;
+    0 -> "—".
 
     Latency fields have no presence in the proto, and no measured latency is
     zero, so a zero means the statistic was not recorded."""
     if value <= 0:
         return UNSET
+    if value < 0.1:
+        # Sub-0.1 ms models exist (tiny CNNs): keep two significant digits at least.
+        return f"{value:.4f}"
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
@@ -242,6 +253,8 @@ def _plain(value: Any) -> str:
         return str(int(value))
     if isinstance(value, bool):
         return str(value).lower()
+    if value is None:
+        return "none"
     if isinstance(value, list):
         return "[" + ", ".join(_plain(item) for item in value) + "]"
     return str(value)
@@ -377,6 +390,81 @@ def latency_order(report: pb.Report) -> list[int]:
     return sorted(range(len(report.latency)), key=key)
 
 
+def reference_latency(report: pb.Report) -> pb.LatencyResult | None:
+    """The configuration variants are compared on: ``cpu`` at batch size 1 with
+    the fewest threads when measured, else the first measured row. Its
+    provider, batch size and threads are what matter; the row is returned."""
+    measured = [row for row in report.latency if not row.skipped_reason and row.p50_ms > 0]
+    if not measured:
+        return None
+    cpu = [row for row in measured if row.provider == "cpu" and row.batch_size == 1]
+    return min(cpu, key=lambda row: row.threads) if cpu else measured[0]
+
+
+@dataclass
+class VariantSummary:
+    """One compressed variant against base, in the numbers people decide on.
+    Every field is None when either side was not measured."""
+
+    name: str
+    # base size / variant size (3.0 = three times smaller).
+    size_ratio: float | None = None
+    # base p50 / variant p50 on the reference latency configuration.
+    speedup: float | None = None
+    clean_change: float | None = None
+    # The most negative change of robust accuracy against base over all rows
+    # (attack, epsilon, mode), and the row it happened in.
+    worst_robust_change: float | None = None
+    worst_robust_row: str = ""
+
+
+def variant_summaries(report: pb.Report) -> list[VariantSummary]:
+    """A summary per compressed variant that built (not ``base``)."""
+    variants = {variant.name: variant for variant in report.variants}
+    base = variants.get("base")
+    reference = reference_latency(report)
+    base_p50 = None
+    if reference is not None:
+        base_p50 = _p50(report, "base", reference)
+    table = robustness_table(report)
+    summaries = []
+    for variant in report.variants:
+        if variant.name == "base" or not variant.ok:
+            continue
+        summary = VariantSummary(variant.name)
+        if base is not None and base.size_bytes and variant.size_bytes:
+            summary.size_ratio = base.size_bytes / variant.size_bytes
+        p50 = _p50(report, variant.name, reference) if reference is not None else None
+        if base_p50 and p50:
+            summary.speedup = base_p50 / p50
+        clean = optional_value(variant, "clean_accuracy")
+        base_clean = optional_value(base, "clean_accuracy") if base is not None else None
+        if clean is not None and base_clean is not None:
+            summary.clean_change = clean - base_clean
+        for row in table.rows:
+            change = row.change(variant.name)
+            if change is not None and (
+                summary.worst_robust_change is None or change < summary.worst_robust_change
+            ):
+                summary.worst_robust_change = change
+                summary.worst_robust_row = f"{row.label}, ε={format_epsilon(row.epsilon)}"
+        summaries.append(summary)
+    return summaries
+
+
+def _p50(report: pb.Report, variant: str, reference: pb.LatencyResult) -> float | None:
+    for row in report.latency:
+        if (
+            row.variant == variant
+            and (row.provider, row.batch_size, row.threads)
+            == (reference.provider, reference.batch_size, reference.threads)
+            and not row.skipped_reason
+            and row.p50_ms > 0
+        ):
+            return row.p50_ms
+    return None
+
+
 def latency_speedups(report: pb.Report) -> dict[int, float]:
     """Index into ``report.latency`` -> speed-up of its p50 against the base's
     p50 on the same provider, batch size and threads (only where both exist)."""
@@ -448,6 +536,33 @@ def to_markdown(report: pb.Report) -> str:
             note = gate.error.splitlines()[0] if gate.error else ""
             rows.append([_GATE_ICONS[status], f"`{gate.expression}`", _gate_value(gate), note])
         lines += _table(["Result", "Gate", "Value", "Note"], rows, "llrl")
+        lines.append("")
+
+    glance = variant_summaries(report)
+    if glance:
+        reference = reference_latency(report)
+        where = (
+            f"{reference.provider}, batch {reference.batch_size}, {reference.threads} thread(s)"
+            if reference is not None
+            else "not measured"
+        )
+        lines += ["### At a glance", "", f"Against `base`; latency on {where}.", ""]
+        rows = [
+            [
+                f"**{summary.name}**",
+                UNSET if summary.size_ratio is None else f"{summary.size_ratio:.2f}×",
+                UNSET if summary.speedup is None else f"{summary.speedup:.2f}×",
+                format_change(summary.clean_change),
+                format_change(summary.worst_robust_change)
+                + (f" ({summary.worst_robust_row})" if summary.worst_robust_row else ""),
+            ]
+            for summary in glance
+        ]
+        lines += _table(
+            ["Variant", "Smaller", "Faster", "Clean acc. change", "Worst robust acc. change"],
+            rows,
+            "lrrrl",
+        )
         lines.append("")
 
     lines += ["### Variants", ""]
@@ -697,15 +812,19 @@ def summary_lines(report: pb.Report) -> list[str]:
             f"{format_bytes(variant.size_bytes)}"
         )
     worst: tuple[float, str] | None = None
+    compared = False
     for row in robustness_table(report).rows:
-        largest = row.largest_change()
-        if largest is not None and (worst is None or largest[1] < worst[0]):
-            worst = (
-                largest[1],
-                f"{row.label} eps={row.epsilon:.4g} on {largest[0]}",
-            )
+        for variant in row.cells:
+            change = row.change(variant) if variant != "base" else None
+            if change is None:
+                continue
+            compared = True
+            if change < 0 and (worst is None or change < worst[0]):
+                worst = (change, f"{row.label} eps={row.epsilon:.4g} on {variant}")
     if worst is not None:
         lines.append(f"largest robustness loss vs base: {format_change(worst[0])} ({worst[1]})")
+    elif compared:
+        lines.append("no robustness loss vs base in any attack result")
     if report.gates:
         statuses = [_gate_status(gate) for gate in report.gates]
         lines.append(

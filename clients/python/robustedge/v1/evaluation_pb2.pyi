@@ -203,7 +203,7 @@ class AttackSpec(_message.Message):
     def __init__(self, attack: _Optional[str] = ..., epsilons: _Optional[_Iterable[float]] = ..., norm: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., modes: _Optional[_Iterable[_Union[AttackMode, str]]] = ...) -> None: ...
 
 class LatencySpec(_message.Message):
-    __slots__ = ("providers", "batch_sizes", "threads", "warmup", "min_iterations", "max_seconds", "disabled")
+    __slots__ = ("providers", "batch_sizes", "threads", "warmup", "min_iterations", "max_seconds", "disabled", "profiles")
     PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZES_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +211,7 @@ class LatencySpec(_message.Message):
     MIN_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
+    PROFILES_FIELD_NUMBER: _ClassVar[int]
     providers: _containers.RepeatedScalarFieldContainer[str]
     batch_sizes: _containers.RepeatedScalarFieldContainer[int]
     threads: _containers.RepeatedScalarFieldContainer[int]
@@ -218,7 +219,8 @@ class LatencySpec(_message.Message):
     min_iterations: int
     max_seconds: float
     disabled: bool
-    def __init__(self, providers: _Optional[_Iterable[str]] = ..., batch_sizes: _Optional[_Iterable[int]] = ..., threads: _Optional[_Iterable[int]] = ..., warmup: _Optional[int] = ..., min_iterations: _Optional[int] = ..., max_seconds: _Optional[float] = ..., disabled: _Optional[bool] = ...) -> None: ...
+    profiles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, providers: _Optional[_Iterable[str]] = ..., batch_sizes: _Optional[_Iterable[int]] = ..., threads: _Optional[_Iterable[int]] = ..., warmup: _Optional[int] = ..., min_iterations: _Optional[int] = ..., max_seconds: _Optional[float] = ..., disabled: _Optional[bool] = ..., profiles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FidelitySpec(_message.Message):
     __slots__ = ("max_abs_diff", "min_top1_agreement")
@@ -387,7 +389,14 @@ class Report(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
 
 class VariantResult(_message.Message):
-    __slots__ = ("name", "steps", "ok", "error", "size_bytes", "sparsity", "clean_accuracy", "fidelity", "parameters", "build_seconds", "sha256", "gzip_size_bytes")
+    __slots__ = ("name", "steps", "ok", "error", "size_bytes", "sparsity", "clean_accuracy", "fidelity", "parameters", "build_seconds", "sha256", "gzip_size_bytes", "macs", "layers", "initializer_bytes_by_dtype")
+    class InitializerBytesByDtypeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
@@ -400,6 +409,9 @@ class VariantResult(_message.Message):
     BUILD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     GZIP_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MACS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    INITIALIZER_BYTES_BY_DTYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     steps: _containers.RepeatedCompositeFieldContainer[CompressionStep]
     ok: bool
@@ -412,7 +424,20 @@ class VariantResult(_message.Message):
     build_seconds: float
     sha256: str
     gzip_size_bytes: int
-    def __init__(self, name: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[CompressionStep, _Mapping]]] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sparsity: _Optional[float] = ..., clean_accuracy: _Optional[float] = ..., fidelity: _Optional[_Union[Fidelity, _Mapping]] = ..., parameters: _Optional[int] = ..., build_seconds: _Optional[float] = ..., sha256: _Optional[str] = ..., gzip_size_bytes: _Optional[int] = ...) -> None: ...
+    macs: int
+    layers: _containers.RepeatedCompositeFieldContainer[LayerFacts]
+    initializer_bytes_by_dtype: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[CompressionStep, _Mapping]]] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sparsity: _Optional[float] = ..., clean_accuracy: _Optional[float] = ..., fidelity: _Optional[_Union[Fidelity, _Mapping]] = ..., parameters: _Optional[int] = ..., build_seconds: _Optional[float] = ..., sha256: _Optional[str] = ..., gzip_size_bytes: _Optional[int] = ..., macs: _Optional[int] = ..., layers: _Optional[_Iterable[_Union[LayerFacts, _Mapping]]] = ..., initializer_bytes_by_dtype: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class LayerFacts(_message.Message):
+    __slots__ = ("name", "sparsity", "unique_weights")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPARSITY_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sparsity: float
+    unique_weights: int
+    def __init__(self, name: _Optional[str] = ..., sparsity: _Optional[float] = ..., unique_weights: _Optional[int] = ...) -> None: ...
 
 class Fidelity(_message.Message):
     __slots__ = ("max_abs_diff", "top1_agreement", "n", "passed", "error", "logits_from_pre_softmax")

@@ -23,7 +23,9 @@ class DeepFool(Attack):
     most likely classes; the accumulated step is scaled by (1 + overshoot).
 
     Epsilon: the result is projected onto the epsilon-ball in the attack's norm; pass
-    epsilon = inf for the unbounded attack of the paper.
+    epsilon = inf for the unbounded attack of the paper. The
+    unprojected result does not depend on epsilon, so an epsilon sweep on one instance
+    computes it once and projects it per epsilon.
 
     Arguments:
         steps (50): maximum linearization steps.
@@ -37,6 +39,7 @@ class DeepFool(Attack):
     needs = Need.GRADIENTS
     norms = ("l2", "linf")
     allows_unbounded = True
+    epsilon_independent = True
     description = "DeepFool (batched minimal-perturbation attack, L2 or L-inf)"
     parameters = (
         Param("steps", int, 50, "maximum linearization steps", low=1),

@@ -42,7 +42,9 @@ class HopSkipJump(Attack):
 
     Epsilon: HopSkipJump minimizes the perturbation without a budget; the result is
     projected onto the epsilon-ball, so a sample counts as broken only if the attack
-    found an adversarial example within epsilon.
+    found an adversarial example within epsilon. The
+    unprojected result does not depend on epsilon, so an epsilon sweep on one instance
+    computes it once and projects it per epsilon.
 
     Arguments:
         max_iter (20): boundary iterations per sample.
@@ -59,6 +61,8 @@ class HopSkipJump(Attack):
     name = "hopskipjump"
     needs = Need.DECISIONS
     counts_queries = True
+    epsilon_independent = True
+    allows_unbounded = True
     norms = ("l2", "linf")
     description = "HopSkipJump (decision-based black box, onnxruntime labels only; via ART)"
     parameters = (

@@ -99,7 +99,12 @@ def _int32_bias(g: _Graph, name: str) -> onnx.NodeProto | None:
 
 
 def fuse_qdq(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
-    """A copy of ``model`` with fusable QDQ groups replaced; and how many were fused."""
+    """A copy of ``model`` with fusable QDQ groups replaced, and how many were fused.
+
+    A model without DequantizeLinear nodes is returned as it is (no copy).
+    """
+    if not any(node.op_type == "DequantizeLinear" for node in model.graph.node):
+        return model, 0
     result = onnx.ModelProto()
     result.CopyFrom(model)
     g = _Graph(result.graph)

@@ -501,11 +501,14 @@ def prune_channels(
 
 
 def remove_zero_channels(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, Any]]:
-    """Physically removes output channels whose filters are zero in every producer.
+    """Physically removes the output channels that mask-based filter pruning zeroed.
 
-    Used after mask-based channel pruning (INC): the zeroed filters are removed with the
-    matching consumer inputs. The removed filters' biases go with them, as in standard
-    filter pruning; a group whose every channel is zero keeps one channel.
+    Used after INC's filter pruning. A group with one producer loses exactly its
+    all-zero filters. In a group merged by residual sums, INC chose filters per
+    producer, so they rarely coincide; the group loses as many channels as its most
+    pruned producer, taking first the channels zeroed in the most producers (ties:
+    smallest summed L2 norm). The removed filters' biases go with them, as in
+    standard filter pruning; every group keeps at least one channel.
     """
     table = analyse(model)
     inits = initializers(model)
@@ -514,12 +517,18 @@ def remove_zero_channels(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[
     for index, group in enumerate(groups):
         if group.frozen is not None or not group.producers:
             continue
-        alive = np.zeros(group.channels, dtype=bool)
+        zero_votes = np.zeros(group.channels, dtype=np.int64)
+        norms = np.zeros(group.channels, dtype=np.float64)
+        most_removed = 0
         for name in group.producers:
-            weight = to_array(inits[name])
-            alive |= np.abs(weight.reshape(weight.shape[0], -1)).sum(axis=1) > 0
-        if not alive.any():
-            alive[0] = True
-        keep[index] = np.flatnonzero(alive)
+            filters = to_array(inits[name]).reshape(group.channels, -1).astype(np.float64)
+            zero = np.abs(filters).sum(axis=1) == 0
+            zero_votes += zero
+            norms += np.sqrt((filters**2).sum(axis=1))
+            most_removed = max(most_removed, int(zero.sum()))
+        removed = min(most_removed, group.channels - 1)
+        # lexsort: last key is primary -> most zero votes first, then smallest norm.
+        order = np.lexsort((norms, -zero_votes))
+        keep[index] = np.sort(order[removed:])
     plan = ChannelPlan(groups=groups, keep=keep)
     return apply_plan(model, plan), {"groups": plan.summary()}

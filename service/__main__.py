@@ -3,7 +3,9 @@
     robustedge-server --listen 127.0.0.1:50051 --data-dir DIR
 
 Embedded defaults: SQLite and local files under the data dir, the local process
-executor, loopback only.
+executor, loopback only. Every resource limit has a flag (``--help``, group
+"limits"; docs/security.md). SIGTERM or SIGINT drains: health turns NOT_SERVING,
+in-flight calls get ``--drain-seconds`` to finish, then the process exits 0.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from robustedge.service import limits as limits_module
 from robustedge.service.auth import TokenConfigError, TokenRegistry, hash_token
 from robustedge.service.server import ServerConfig, TlsConfig, create_server
 from robustedge.service.store import StoreError
@@ -38,6 +41,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--listen", default="127.0.0.1:50051", help="host:port to bind")
     parser.add_argument("--data-dir", type=Path, default=Path("robustedge-data"))
     parser.add_argument("--max-concurrent-jobs", type=int, default=1)
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where units run: local worker subprocesses, or a Ray cluster",
+    )
+    parser.add_argument("--ray-address", default="", help="Ray cluster address (--executor ray)")
     parser.add_argument(
         "--tokens-file",
         type=Path,
@@ -64,6 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="write the bound port here once serving (use with port 0 to pick a free port)",
     )
     parser.add_argument("--log-level", default="INFO")
+    limits_module.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -90,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         log.error("--tls-cert and --tls-key go together")
         return 2
+    try:
+        transport, validation = limits_module.from_arguments(args)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
     if tokens.enabled and tls is None and not _is_loopback(args.listen):
         log.warning("bearer tokens travel in clear text without TLS; use --tls-cert/--tls-key")
@@ -101,10 +117,14 @@ def main(argv: list[str] | None = None) -> int:
                 tokens=tokens,
                 tls=tls,
                 max_concurrent_jobs=args.max_concurrent_jobs,
+                executor_backend=args.executor,
+                ray_address=args.ray_address,
+                limits=transport,
+                validation=validation,
             )
         )
     except StoreError as exc:
-        log.error("%s", exc)
+        log.error("refusing to start: %s", exc)
         return 2
     except OSError as exc:
         log.error("cannot start: %s", exc)

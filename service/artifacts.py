@@ -5,25 +5,50 @@ Uploads are streamed to a temporary file in the same folder as their final place
 the client announced, and only then renamed to ``artifacts/<sha[:2]>/<sha>``. A
 crash leaves at most a ``*.part`` file, which :meth:`ArtifactStore.sweep_temp`
 removes at start-up.
+
+A full disk is answered with RESOURCE_EXHAUSTED and leaves no partial file: an
+upload is refused up front when it would leave less than the configured free space,
+and an ENOSPC while writing removes the temp file. Bytes that changed on disk after
+they were stored are caught by :meth:`ArtifactStore.verified_path`, which re-hashes
+a file before a job uses it and answers DATA_LOSS when it no longer matches its name.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from robustedge.service.errors import InvalidArgument, NotFound
+from robustedge.service.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
+
+log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TEMP_SUFFIX = ".part"
 
 
+_HASH_BLOCK = 1 << 20
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class ArtifactStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, min_free_bytes: int = 0) -> None:
         self.root = root
+        self.min_free_bytes = min_free_bytes
         self.tmp = root / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -36,6 +61,44 @@ class ArtifactStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
+    def verified_path(self, sha256: str) -> Path:
+        """The artifact's path after checking its bytes still hash to its name.
+
+        Raises NotFound when the file is gone and DataLoss when it changed on disk (bit
+        rot, a truncated copy, tampering): a job must never run on other bytes than the
+        ones that were uploaded and validated.
+        """
+        path = self.path_for(sha256)
+        try:
+            actual = sha256_of(path)
+        except FileNotFoundError as exc:
+            raise DataLoss(
+                f"stored artifact {sha256[:12]}… is missing on the server; upload it again"
+            ) from exc
+        if actual != sha256:
+            log.error("artifact %s is corrupt on disk (now hashes to %s)", path, actual)
+            raise DataLoss(
+                f"stored artifact {sha256[:12]}… is corrupt on the server (its bytes changed"
+                " since upload); upload it again"
+            )
+        return path
+
+    def new_temp_path(self) -> Path:
+        """A fresh temp file name that :meth:`sweep_temp` cleans up after a crash."""
+        return self.tmp / f"{os.getpid()}-{os.urandom(8).hex()}{TEMP_SUFFIX}"
+
+    def adopt(self, temp: Path) -> str:
+        """Moves a finished temp file to its content-addressed place; returns its sha256."""
+        sha256 = sha256_of(temp)
+        final = self.path_for(sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, final)
+        return sha256
+
+    def temp_bytes(self) -> int:
+        """Bytes held by unfinished uploads (tests and metrics)."""
+        return sum(p.stat().st_size for p in self.tmp.glob(f"*{TEMP_SUFFIX}") if p.is_file())
+
     def sweep_temp(self) -> int:
         """Removes temp files left by an interrupted upload; returns how many."""
         removed = 0
@@ -43,6 +106,12 @@ class ArtifactStore:
             leftover.unlink(missing_ok=True)
             removed += 1
         return removed
+
+    def _check_free_space(self, incoming: int) -> None:
+        free = shutil.disk_usage(self.tmp).free
+        if free - incoming < self.min_free_bytes:
+            log.warning("refusing an upload of %d bytes: %d bytes free on disk", incoming, free)
+            raise ResourceExhausted("the server is out of disk space for this upload; retry later")
 
     def write_stream(
         self, chunks: Iterable[bytes], *, expected_size: int, expected_sha256: str, max_bytes: int
@@ -58,9 +127,10 @@ class ArtifactStore:
             raise InvalidArgument("header.size_bytes must not be negative")
         if expected_size > max_bytes:
             raise InvalidArgument(f"upload of {expected_size} bytes exceeds the limit {max_bytes}")
+        self._check_free_space(expected_size)
         digest = hashlib.sha256()
         received = 0
-        fd_path = self.tmp / f"{os.getpid()}-{os.urandom(8).hex()}{TEMP_SUFFIX}"
+        fd_path = self.new_temp_path()
         try:
             with open(fd_path, "wb") as out:
                 for chunk in chunks:
@@ -86,5 +156,12 @@ class ArtifactStore:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(fd_path, final)
             return actual, final
+        except OSError as exc:
+            if exc.errno in _DISK_FULL:
+                log.error("disk full while storing an upload: %s", exc)
+                raise ResourceExhausted(
+                    "the server ran out of disk space while storing the upload; retry later"
+                ) from exc
+            raise
         finally:
             fd_path.unlink(missing_ok=True)

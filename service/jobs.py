@@ -11,27 +11,23 @@ they resume from their finished units.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import logging
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import json_format
 
 from robustedge.service import report as report_module
 from robustedge.service.artifacts import ArtifactStore
 from robustedge.service.errors import NotFound
+from robustedge.service.executor import Executor, WorkOrder, make_executor
 from robustedge.service.plan import Unit, plan_units
 from robustedge.service.store import JobStore, UnitRecord
 from robustedge.v1 import evaluation_pb2 as pb
@@ -47,6 +43,8 @@ DB_PROGRESS_INTERVAL = 1.0
 class ExecutorConfig:
     max_concurrent_jobs: int = 1
     max_attempts: int = 3
+    backend: str = "local"  # "local" (worker subprocesses) or "ray"
+    ray_address: str = ""  # with backend "ray": the cluster to join ("auto", "HOST:PORT")
 
 
 class _Feed:
@@ -68,16 +66,21 @@ class _Feed:
 
 class JobManager:
     def __init__(
-        self, store: JobStore, artifacts: ArtifactStore, jobs_dir: Path, config: ExecutorConfig
+        self,
+        store: JobStore,
+        artifacts: ArtifactStore,
+        jobs_dir: Path,
+        config: ExecutorConfig,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
         self.jobs_dir = jobs_dir
         self.config = config
+        self.executor: Executor = executor or make_executor(config.backend, config.ray_address)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._feeds: dict[str, _Feed] = {}
         self._feeds_lock = threading.Lock()
-        self._processes: dict[str, subprocess.Popen[str]] = {}
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -102,10 +105,9 @@ class JobManager:
         self._stopping.set()
         for _ in self._threads:
             self._queue.put(None)
-        with self._lock:
-            processes = list(self._processes.values())
-        for process in processes:
-            _kill_group(process)
+        shutdown = getattr(self.executor, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -134,9 +136,7 @@ class JobManager:
             return job
         with self._lock:
             self._cancelled.add(job_id)
-            process = self._processes.get(job_id)
-        if process is not None:
-            _kill_group(process)
+        self.executor.cancel(job_id)
         if job.state == pb.JOB_STATE_QUEUED:
             self._finish(job_id, pb.JOB_STATE_CANCELLED, "cancelled by the client")
         return self.get(job_id)
@@ -218,68 +218,43 @@ class JobManager:
     def _run_worker(
         self, job: pb.Job, plan: list[Unit], remaining: list[Unit], done: dict[str, UnitRecord]
     ) -> int:
-        job_dir = self.jobs_dir / job.id
-        job_dir.mkdir(parents=True, exist_ok=True)
-        document = {
-            "job_dir": str(job_dir),
-            "model_path": str(self.artifacts.path_for(job.model_id)),
-            "dataset_path": str(self.artifacts.path_for(job.dataset_id)),
-            "spec": json_format.MessageToDict(job.spec),
-            "units": [asdict(u) for u in remaining],
-            "results": {k: r.result for k, r in done.items() if r.ok},
-            "failed": [k for k, r in done.items() if not r.ok],
-        }
-        weights = {u.key: u.weight for u in plan}
-        total = sum(weights.values()) or 1.0
-        finished = sum(weights[k] for k in done if k in weights)
-        stages = {u.key: u.stage for u in plan}
-        last_db_write = 0.0
-        with open(job_dir / "worker.log", "ab") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "robustedge.service.worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                text=True,
-                start_new_session=True,  # its own process group, killed as one
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-            with self._lock:
-                self._processes[job.id] = process
-            try:
-                assert process.stdin is not None and process.stdout is not None
-                process.stdin.write(json.dumps(document))
-                process.stdin.close()
-                for line in process.stdout:
-                    message = json.loads(line)
-                    key = message["unit"]
-                    if message["type"] == "done":
-                        record = UnitRecord(
-                            key,
-                            bool(message["ok"]),
-                            message.get("result", {}),
-                            message.get("error", ""),
-                            float(message.get("seconds", 0.0)),
-                        )
-                        self.store.record_unit(job.id, record)
-                        finished += weights.get(key, 0.0)
-                        fraction = finished / total
-                        self.store.set_progress(job.id, fraction, stages.get(key, key))
-                        last_db_write = time.monotonic()
-                        status = "done" if record.ok else f"failed: {record.error}"
-                        self._publish(job.id, stages.get(key, key), status, fraction)
-                    else:
-                        fraction = (finished + weights.get(key, 0.0) * message["fraction"]) / total
-                        if time.monotonic() - last_db_write > DB_PROGRESS_INTERVAL:
-                            self.store.set_progress(job.id, fraction, stages.get(key, key))
-                            last_db_write = time.monotonic()
-                        self._publish(job.id, stages.get(key, key), message["message"], fraction)
-                return process.wait()
-            finally:
-                with self._lock:
-                    self._processes.pop(job.id, None)
-                if process.poll() is None:
-                    _kill_group(process)
+        order = WorkOrder(
+            job_id=job.id,
+            job_dir=self.jobs_dir / job.id,
+            model_path=self.artifacts.path_for(job.model_id),
+            dataset_path=self.artifacts.path_for(job.dataset_id),
+            spec=json_format.MessageToDict(job.spec),
+            units=remaining,
+            results={k: r.result for k, r in done.items() if r.ok},
+            failed=[k for k, r in done.items() if not r.ok],
+        )
+        progress = _Progress(plan, done)
+
+        def on_message(message: dict[str, Any]) -> None:
+            key = str(message["unit"])
+            stage = progress.stages.get(key, key)
+            if message["type"] == "done":
+                record = UnitRecord(
+                    key,
+                    bool(message["ok"]),
+                    message.get("result", {}),
+                    message.get("error", ""),
+                    float(message.get("seconds", 0.0)),
+                )
+                self.store.record_unit(job.id, record)
+                fraction = progress.finished(key)
+                self.store.set_progress(job.id, fraction, stage)
+                progress.last_db_write = time.monotonic()
+                status = "done" if record.ok else f"failed: {record.error}"
+                self._publish(job.id, stage, status, fraction)
+            else:
+                fraction = progress.partial(key, float(message["fraction"]))
+                if time.monotonic() - progress.last_db_write > DB_PROGRESS_INTERVAL:
+                    self.store.set_progress(job.id, fraction, stage)
+                    progress.last_db_write = time.monotonic()
+                self._publish(job.id, stage, message["message"], fraction)
+
+        return self.executor.run(order, on_message)
 
     def _finish(self, job_id: str, state: int, error: str = "") -> None:
         job = self.get(job_id)
@@ -340,7 +315,19 @@ def _plan(spec: pb.EvaluationSpec) -> list[Unit]:
     return plan_units(spec, needs)
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+class _Progress:
+    """Overall fraction done, weighting each unit by its rough cost."""
+
+    def __init__(self, plan: list[Unit], done: dict[str, UnitRecord]) -> None:
+        self.weights = {u.key: u.weight for u in plan}
+        self.stages = {u.key: u.stage for u in plan}
+        self.total = sum(self.weights.values()) or 1.0
+        self.done = sum(self.weights[k] for k in done if k in self.weights)
+        self.last_db_write = 0.0
+
+    def finished(self, key: str) -> float:
+        self.done += self.weights.get(key, 0.0)
+        return self.done / self.total
+
+    def partial(self, key: str, fraction: float) -> float:
+        return (self.done + self.weights.get(key, 0.0) * fraction) / self.total

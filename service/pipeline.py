@@ -185,9 +185,10 @@ def run_variant(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, An
     row["clean_accuracy"] = float((predictions == y).mean())
     row["fidelity"] = _fidelity(ctx, name, x)
     result: dict[str, Any] = {"variants": [row], "facts": _jsonable(facts)}
+    result["flags"] = _variant_sanity(ctx, name, x, y)
     if not row["fidelity"].get("passed"):
         reason = row["fidelity"].get("error") or "outputs differ from onnxruntime"
-        result["flags"] = [
+        result["flags"] += [
             _flag(
                 "fidelity_failed",
                 pb.FLAG_SEVERITY_WARNING,
@@ -293,6 +294,42 @@ def _fidelity(ctx: JobContext, name: str, x: np.ndarray) -> dict[str, Any]:
         "passed": bool(passed),
         "logits_from_pre_softmax": bool(bridged.pre_softmax),
     }
+
+
+SANITY_SAMPLES = 128
+
+
+def _variant_sanity(ctx: JobContext, name: str, x: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Checks that catch a falsely robust variant before any attack runs: outputs that
+    are probabilities, outputs that change between identical runs, and vanishing input
+    gradients (with the STE bridge, and under exact rounding for quantized graphs, to
+    show what a rounding converter would have hidden)."""
+    from robustedge.attacks import sanity
+    from robustedge.bridge import convert, gradient_nonzero_fraction
+
+    sample_x, sample_y = x[:SANITY_SAMPLES], y[:SANITY_SAMPLES]
+    scores = ctx.predict(name, sample_x)
+    found = sanity.check_softmax_outputs(name, scores)
+    found += sanity.check_determinism(name, "", scores, ctx.predict(name, sample_x))
+    bridged = ctx.bridge(name)
+    if not isinstance(bridged, Exception):
+        ste = gradient_nonzero_fraction(bridged, sample_x, sample_y)
+        found += sanity.check_gradients(name, ste)
+        if _is_quantized(ctx.variant_path(name)):
+            exact = convert(str(ctx.variant_path(name)), gradient="exact")
+            rounded = gradient_nonzero_fraction(exact, sample_x, sample_y)
+            found.append(
+                sanity.flag(
+                    "gradient_masking_under_rounding",
+                    "info",
+                    f"With exact (rounding) semantics only {rounded:.1%} of {name}'s input-"
+                    f"gradient entries are non-zero, against {ste:.1%} with the straight-"
+                    "through estimator used here: an attack through a converter that rounds"
+                    " would have reported robustness that gradient masking produces.",
+                    variant=name,
+                )
+            )
+    return [{**f, "severity": f"FLAG_SEVERITY_{f['severity'].upper()}"} for f in found]
 
 
 def _is_quantized(path: Path) -> bool:

@@ -1,8 +1,18 @@
-"""Builds the gRPC server: servicer, error interceptor, health and reflection services."""
+"""Builds the gRPC server: servicer, error interceptor, health and reflection services.
+
+Limits come from :mod:`robustedge.service.limits`: message size, concurrent RPCs
+(gRPC itself answers RESOURCE_EXHAUSTED past ``max_concurrent_rpcs``; the thread pool
+is as large, so a long-lived stream never queues another call behind it), and the
+upload and validation caps enforced by the servicer. :meth:`RunningServer.stop`
+drains: health turns NOT_SERVING at once, new calls are refused, in-flight calls
+get ``drain_seconds`` to finish, watchers are told to come back, then the executor
+stops (running jobs stay resumable: every finished unit is already recorded).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +25,7 @@ from robustedge.service.artifacts import ArtifactStore
 from robustedge.service.auth import AuthInterceptor, TokenRegistry
 from robustedge.service.errors import ErrorInterceptor
 from robustedge.service.jobs import ExecutorConfig, JobManager
+from robustedge.service.limits import TransportLimits, ValidationLimits
 from robustedge.service.servicer import EvaluationServicer
 from robustedge.service.store import JobStore
 from robustedge.v1 import evaluation_pb2 as pb
@@ -52,13 +63,18 @@ class ServerConfig:
     tls: TlsConfig | None = None
     max_concurrent_jobs: int = 1
     max_attempts: int = 3
-    max_upload_bytes: int = 2 << 30
-    rpc_threads: int = 16
+    executor_backend: str = "local"
+    ray_address: str = ""
+    limits: TransportLimits = field(default_factory=TransportLimits)
+    validation: ValidationLimits = field(default_factory=ValidationLimits)
     executor: ExecutorConfig = field(init=False)
 
     def __post_init__(self) -> None:
         self.executor = ExecutorConfig(
-            max_concurrent_jobs=self.max_concurrent_jobs, max_attempts=self.max_attempts
+            max_concurrent_jobs=self.max_concurrent_jobs,
+            max_attempts=self.max_attempts,
+            backend=self.executor_backend,
+            ray_address=self.ray_address,
         )
 
 
@@ -69,17 +85,30 @@ class RunningServer:
     jobs: JobManager
     store: JobStore
     health: health.HealthServicer
+    servicer: EvaluationServicer
+    drain_seconds: float = 10.0
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def stop(self, grace: float = 2.0) -> None:
-        """Reports NOT_SERVING, stops accepting RPCs, then stops the executor."""
+    def stop(self, grace: float | None = None) -> float:
+        """Drains and stops; returns the seconds it took (at most grace + a few).
+
+        Health reports NOT_SERVING first so that load balancers stop sending calls;
+        unary calls and uploads in flight get ``grace`` seconds to finish, watch streams
+        end at once with UNAVAILABLE (they would otherwise last as long as their job).
+        """
+        started = time.monotonic()
+        grace = self.drain_seconds if grace is None else grace
         self.health.enter_graceful_shutdown()
+        self.servicer.draining.set()
         self.server.stop(grace).wait()
         self.jobs.stop()
         self.store.close()
+        seconds = time.monotonic() - started
+        log.info("stopped in %.1f s", seconds)
+        return seconds
 
 
 def create_server(config: ServerConfig) -> RunningServer:
@@ -87,24 +116,28 @@ def create_server(config: ServerConfig) -> RunningServer:
     data_dir = config.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "robustedge.sqlite")
-    artifacts = ArtifactStore(data_dir / "artifacts")
+    limits = config.limits
+    artifacts = ArtifactStore(data_dir / "artifacts", min_free_bytes=limits.min_free_disk_bytes)
     swept = artifacts.sweep_temp()
     if swept:
         log.info("removed %d unfinished upload(s) left by a previous run", swept)
+    _fail_jobs_with_missing_inputs(store, artifacts)
     jobs = JobManager(store, artifacts, data_dir / "jobs", config.executor)
 
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="rpc"),
+        futures.ThreadPoolExecutor(
+            max_workers=limits.max_concurrent_rpcs, thread_name_prefix="rpc"
+        ),
         # The first interceptor is the outermost: it also maps errors raised by auth.
         interceptors=[ErrorInterceptor(), AuthInterceptor(config.tokens)],
         options=[
-            ("grpc.max_receive_message_length", 4 * CHUNK_BYTES),
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
             ("grpc.max_send_message_length", 64 * CHUNK_BYTES),
         ],
+        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
     )
-    pb_grpc.add_EvaluationServiceServicer_to_server(
-        EvaluationServicer(store, artifacts, jobs, config.max_upload_bytes), server
-    )
+    servicer = EvaluationServicer(store, artifacts, jobs, limits, config.validation)
+    pb_grpc.add_EvaluationServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -127,4 +160,24 @@ def create_server(config: ServerConfig) -> RunningServer:
         config.listen.rsplit(":", 1)[0] + f":{port}",
         data_dir,
     )
-    return RunningServer(server, port, jobs, store, health_servicer)
+    return RunningServer(server, port, jobs, store, health_servicer, servicer, limits.drain_seconds)
+
+
+def _fail_jobs_with_missing_inputs(store: JobStore, artifacts: ArtifactStore) -> None:
+    """Fails unfinished jobs whose uploaded files are gone, instead of retrying them.
+
+    A data dir restored without its artifacts (or a file removed by hand) would
+    otherwise make such jobs fail in the worker on every attempt.
+    """
+    for job_id in store.jobs_in_states((pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)):
+        job = store.get_job(job_id)
+        if job is None:
+            continue
+        missing = [i for i in (job.model_id, job.dataset_id) if not artifacts.exists(i)]
+        if missing:
+            log.error("job %s: uploaded file(s) %s missing; failing it", job_id, missing)
+            store.finish_job(
+                job_id,
+                pb.JOB_STATE_FAILED,
+                "an uploaded file of this job is missing on the server; upload and submit again",
+            )

@@ -7,47 +7,91 @@ in ``jobs``, and every exception becomes a status code in ``errors.ErrorIntercep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
+
+from robustedge.service import job_inputs, validation
 from robustedge.service import spec as spec_module
-from robustedge.service import validation
 from robustedge.service.artifacts import ArtifactStore
 from robustedge.service.auth import current_principal
 from robustedge.service.capabilities import capabilities
-from robustedge.service.errors import FailedPrecondition, InvalidArgument, NotFound
+from robustedge.service.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 from robustedge.service.jobs import TERMINAL, JobManager
-from robustedge.service.store import JobStore
+from robustedge.service.limits import TransportLimits, ValidationLimits
+from robustedge.service.store import Derived, JobStore
+from robustedge.service.transport import ClientGone, IdleGuardedStream, Slots
 from robustedge.v1 import evaluation_pb2 as pb
 from robustedge.v1 import evaluation_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
 MAX_LIST = 500
+# Ids are hex digests or uuids; anything else cannot name a job or artifact, and is not
+# echoed back at length (a 4 MB id in a status detail would break the trailers).
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Bounds on a spec's lists, checked before the spec is resolved: a 4 MB message of
+# ten thousand attacks is refused cheaply instead of being planned.
+_SPEC_LIST_LIMITS = {"variants": 64, "attacks": 64, "gates": 128}
+MAX_EPSILONS = 64
+
+
+def _check_id(value: str, field: str) -> str:
+    if not _ID.match(value):
+        raise InvalidArgument(f"{field} must be 1-128 letters, digits, '.', '_' or '-'")
+    return value
 
 
 class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
     def __init__(
-        self, store: JobStore, artifacts: ArtifactStore, jobs: JobManager, max_upload_bytes: int
+        self,
+        store: JobStore,
+        artifacts: ArtifactStore,
+        jobs: JobManager,
+        limits: TransportLimits | None = None,
+        validation_limits: ValidationLimits | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
         self.jobs = jobs
-        self.max_upload_bytes = max_upload_bytes
+        self.limits = limits or TransportLimits()
+        self.validation_limits = validation_limits or ValidationLimits()
+        self.upload_slots = Slots(self.limits.max_concurrent_uploads, "uploads")
+        self.validator_slots = validation.ValidatorSlots(
+            self.limits.max_concurrent_validations, self.validation_limits.wall_seconds
+        )
+        # Set when the server drains (SIGTERM): watchers are told to come back later.
+        self.draining = threading.Event()
 
     # -- uploads --------------------------------------------------------------------
 
     def UploadModel(self, request_iterator, context):
-        return self._upload(request_iterator, pb.ARTIFACT_KIND_MODEL, validation.describe_model)
+        return self._upload(request_iterator, pb.ARTIFACT_KIND_MODEL, context)
 
     def UploadDataset(self, request_iterator, context):
-        return self._upload(request_iterator, pb.ARTIFACT_KIND_DATASET, validation.describe_dataset)
+        return self._upload(request_iterator, pb.ARTIFACT_KIND_DATASET, context)
 
     def _upload(
-        self,
-        chunks: Iterator[pb.UploadChunk],
-        kind: int,
-        describe: Callable[[Path], pb.ModelInfo | pb.DatasetInfo],
+        self, request_iterator: Iterator[pb.UploadChunk], kind: int, context: grpc.ServicerContext
+    ) -> pb.Artifact:
+        with self.upload_slots:
+            chunks = IdleGuardedStream(request_iterator, self.limits.upload_idle_seconds)
+            try:
+                return self._receive(chunks, kind, context)
+            finally:
+                chunks.close()
+
+    def _receive(
+        self, chunks: Iterator[pb.UploadChunk], kind: int, context: grpc.ServicerContext
     ) -> pb.Artifact:
         first = next(chunks, None)
         if first is None or first.WhichOneof("payload") != "header":
@@ -61,34 +105,61 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
                 yield chunk.data
 
         owner = current_principal.get()
-        existing = self.store.get_artifact(header.sha256.lower(), kind, owner=None)
+        existing = self.store.get_artifact(header.sha256.lower()[:64], kind, owner=None)
         sha256, path = self.artifacts.write_stream(
             data(),
             expected_size=header.size_bytes,
             expected_sha256=header.sha256,
-            max_bytes=self.max_upload_bytes,
+            max_bytes=self.limits.max_upload_bytes,
         )
         if existing is not None:
             # The caller just proved it holds these bytes; it may now use the artifact.
             self.store.put_artifact(existing, owner)
             return existing
-        info = describe(path)
-        info.sha256 = sha256
+        if not context.is_active():
+            raise ClientGone("the client left before its upload was validated")
         artifact = pb.Artifact(
             id=sha256, kind=kind, sha256=sha256, size_bytes=header.size_bytes,
             filename=Path(header.filename).name[:255],
         )  # fmt: skip
         if kind == pb.ARTIFACT_KIND_MODEL:
-            artifact.model.CopyFrom(info)
+            self._validate_model(sha256, path, artifact)
         else:
+            with self.validator_slots:
+                info = validation.validate_upload("dataset", path, self.validation_limits)
+            assert isinstance(info, pb.DatasetInfo)
+            info.sha256 = sha256
             artifact.dataset.CopyFrom(info)
-        self.store.put_artifact(artifact, owner)
+            self.store.put_artifact(artifact, owner)
         return artifact
+
+    def _validate_model(self, sha256: str, path: Path, artifact: pb.Artifact) -> None:
+        runnable = self.artifacts.new_temp_path()  # swept at start-up if we die meanwhile
+        try:
+            with self.validator_slots:
+                check = validation.validate_upload(
+                    "model", path, self.validation_limits, runnable_path=runnable
+                )
+            assert isinstance(check, validation.ModelCheck)
+            check.info.sha256 = sha256
+            artifact.model.CopyFrom(check.info)
+            self.store.put_artifact(artifact, current_principal.get())
+            if check.note:
+                derived = self.artifacts.adopt(runnable)
+                self.store.put_derived(sha256, job_inputs.RUNNABLE, Derived(derived, check.note))
+                log.info("model %s: %s (runnable copy %s)", sha256[:12], check.note, derived[:12])
+        finally:
+            runnable.unlink(missing_ok=True)
 
     # -- jobs -----------------------------------------------------------------------
 
     def SubmitEvaluation(self, request, context):
         owner = current_principal.get()
+        _check_id(request.model_id, "model_id")
+        _check_id(request.dataset_id, "dataset_id")
+        if request.request_id:
+            _check_id(request.request_id, "request_id")
+        _check_spec_size(request.spec)
         model = self.store.get_artifact(request.model_id, pb.ARTIFACT_KIND_MODEL, owner)
         if model is None:
             raise NotFound(f"unknown model {request.model_id!r}; upload it first")
@@ -96,10 +167,19 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
         if dataset is None:
             raise NotFound(f"unknown dataset {request.dataset_id!r}; upload it first")
         validation.check_compatible(model.model, dataset.dataset)
-        resolved = spec_module.merge(request.preset, request.spec)
-        spec_module.validate(
-            resolved, input_range=(dataset.dataset.input_min, dataset.dataset.input_max)
-        )
+        input_range = (dataset.dataset.input_min, dataset.dataset.input_max)
+        resolved = spec_module.merge(request.preset, request.spec, input_range)
+        spec_module.validate(resolved, input_range=input_range)
+        # The stored bytes must still be the validated ones (DATA_LOSS otherwise).
+        job_inputs.resolve(self.store, self.artifacts, model.id, dataset.id)
+        pending = self.store.count_pending_jobs(owner)
+        if pending >= self.limits.max_pending_jobs and not (
+            request.request_id and self.store.has_request(owner, request.request_id)
+        ):
+            raise ResourceExhausted(
+                f"{pending} of your jobs are queued or running, the most this server accepts;"
+                " wait for one to finish"
+            )
         job = pb.Job(
             model_id=model.id,
             dataset_id=dataset.id,
@@ -110,13 +190,23 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
         return self.jobs.submit(job, owner)
 
     def GetJob(self, request, context):
-        return self.jobs.get(request.job_id, current_principal.get())
+        return self.jobs.get(_check_id(request.job_id, "job_id"), current_principal.get())
 
     def WatchJob(self, request, context):
-        yield from self.jobs.watch(request.job_id, current_principal.get(), context.is_active)
+        _check_id(request.job_id, "job_id")
+        last: pb.ProgressEvent | None = None
+
+        def active() -> bool:
+            return context.is_active() and not self.draining.is_set()
+
+        for event in self.jobs.watch(request.job_id, current_principal.get(), active):
+            last = event
+            yield event
+        if self.draining.is_set() and (last is None or last.state not in TERMINAL):
+            raise Unavailable("the server is shutting down; watch the job again after it restarts")
 
     def CancelJob(self, request, context):
-        return self.jobs.cancel(request.job_id, current_principal.get())
+        return self.jobs.cancel(_check_id(request.job_id, "job_id"), current_principal.get())
 
     def ListJobs(self, request, context):
         if request.limit < 0:
@@ -125,7 +215,7 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
         return pb.ListJobsResponse(jobs=self.store.list_jobs(current_principal.get(), limit))
 
     def GetReport(self, request, context):
-        job = self.jobs.get(request.job_id, current_principal.get())
+        job = self.jobs.get(_check_id(request.job_id, "job_id"), current_principal.get())
         if job.state not in TERMINAL:
             raise FailedPrecondition(
                 f"job {job.id} is {pb.JobState.Name(job.state).removeprefix('JOB_STATE_').lower()};"
@@ -141,6 +231,18 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
 
     def GetCapabilities(self, request, context):
         return capabilities()
+
+
+def _check_spec_size(spec: pb.EvaluationSpec) -> None:
+    for name, most in _SPEC_LIST_LIMITS.items():
+        if len(getattr(spec, name)) > most:
+            raise InvalidArgument(f"the spec has {len(getattr(spec, name))} {name}; at most {most}")
+    for attack in spec.attacks:
+        if len(attack.epsilons) > MAX_EPSILONS:
+            raise InvalidArgument(
+                f"attack {attack.attack[:40]!r} has {len(attack.epsilons)} epsilons;"
+                f" at most {MAX_EPSILONS}"
+            )
 
 
 def _render(report: pb.Report, fmt: int) -> pb.RenderedDocument:

@@ -22,35 +22,38 @@ DEFAULT_PRESET = "quick"
 MAX_SAMPLES = 100_000
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
-# Epsilons of the quick preset, in input units of a [0, 1] input range.
-QUICK_EPSILONS = [0.05, 0.1, 0.2]
+InputRange = tuple[float, float]
+
+INT8_STATIC = {
+    "name": "int8",
+    "steps": [{"compressor": "quantize", "params": {"approach": "static", "format": "qdq"}}],
+}
 
 
-def _quick() -> dict[str, Any]:
-    return {
-        "samples": 500,
-        "seed": 0,
-        "variants": [
-            {
-                "name": "int8",
-                "steps": [
-                    {"compressor": "quantize", "params": {"approach": "static", "format": "qdq"}}
-                ],
-            }
-        ],
-        "attacks": [
-            {"attack": "fgsm", "epsilons": QUICK_EPSILONS, "norm": "linf"},
-            {"attack": "pgd", "epsilons": QUICK_EPSILONS, "norm": "linf", "params": {"steps": 10}},
-        ],
-        "latency": {"providers": ["cpu", "openvino"], "batch_sizes": [1], "threads": [1]},
-    }
+def _attacks_preset(name: str, description: str) -> tuple[str, Callable[[InputRange], dict]]:
+    """A preset that evaluates base + int8 under one of the attack suite's attack sets."""
+
+    def build(input_range: InputRange) -> dict[str, Any]:
+        from robustedge.attacks.presets import attack_preset
+
+        return {
+            "samples": 500,
+            "seed": 0,
+            "variants": [INT8_STATIC],
+            "attacks": attack_preset(name, input_range),
+            "latency": {"providers": ["cpu", "openvino"], "batch_sizes": [1], "threads": [1]},
+        }
+
+    return description, build
 
 
-def _with_variant_preset(name: str) -> Callable[[], dict[str, Any]]:
-    def build() -> dict[str, Any]:
+def _variants_preset(name: str, description: str) -> tuple[str, Callable[[InputRange], dict]]:
+    """A preset that evaluates one of the compressors' variant sets under the quick attacks."""
+
+    def build(input_range: InputRange) -> dict[str, Any]:
         from robustedge.compressors import variant_presets
 
-        spec = _quick()
+        spec = _attacks_preset("quick", "")[1](input_range)
         spec["variants"] = [
             {
                 "name": v["name"],
@@ -66,46 +69,53 @@ def _with_variant_preset(name: str) -> Callable[[], dict[str, Any]]:
         ]
         return spec
 
-    return build
+    return description, build
 
 
-PRESETS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
-    "quick": (
+PRESETS: dict[str, tuple[str, Callable[[InputRange], dict[str, Any]]]] = {
+    "quick": _attacks_preset(
+        "quick",
         "base + int8 (static QDQ); FGSM and PGD-10 (L-inf) at 3 epsilons; <= 500 samples;"
-        " CPU latency",
-        _quick,
+        " CPU and OpenVINO latency",
     ),
-    "int8": (
-        "static QDQ and dynamic int8 variants with the quick attacks",
-        _with_variant_preset("int8"),
+    "standard": _attacks_preset(
+        "standard",
+        "base + int8; AutoAttack-style worst case over APGD-CE, APGD-DLR and Square, and each"
+        " member alone",
     ),
-    "pruning-sweep": (
-        "L2 channel pruning at 10-50% with the quick attacks",
-        _with_variant_preset("pruning-sweep"),
+    "paper": _attacks_preset(
+        "paper",
+        "base + int8; the studies' set: FGSM, BIM, PGD, AutoPGD, CW-L2, DeepFool, universal",
     ),
-    "compounded": (
-        "pruning, clustering and int8 alone and in every combination, with the quick attacks",
-        _with_variant_preset("compounded"),
+    "int8": _variants_preset("int8", "static QDQ and dynamic int8 variants, quick attacks"),
+    "pruning-sweep": _variants_preset(
+        "pruning-sweep", "L2 channel pruning at 10-50%, quick attacks"
+    ),
+    "compounded": _variants_preset(
+        "compounded", "pruning, clustering and int8 alone and in every combination, quick attacks"
     ),
 }
 
 
-def preset_spec(name: str) -> pb.EvaluationSpec:
+def preset_spec(name: str, input_range: InputRange = (0.0, 1.0)) -> pb.EvaluationSpec:
     if name not in PRESETS:
         raise InvalidArgument(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
     try:
-        raw = PRESETS[name][1]()
+        raw = PRESETS[name][1](input_range)
     except ImportError as exc:
         raise FailedPrecondition(f"preset {name!r} is not available on this server: {exc}") from exc
     return json_format.ParseDict(raw, pb.EvaluationSpec())
 
 
-def merge(preset: str, overrides: pb.EvaluationSpec) -> pb.EvaluationSpec:
+def merge(
+    preset: str, overrides: pb.EvaluationSpec, input_range: InputRange = (0.0, 1.0)
+) -> pb.EvaluationSpec:
     """Resolves what a client asked for into one spec.
 
     Without a preset, a spec that names attacks or variants is taken as written and
     an empty one means the default preset. With a preset, every field the client
-    set replaces the preset's, and gates are added to the preset's gates.
+    set replaces the preset's, and gates are added to the preset's gates. Preset
+    epsilons are scaled to the dataset's input range.
     """
     if not preset:
         if overrides.attacks or overrides.variants:
@@ -113,7 +123,7 @@ def merge(preset: str, overrides: pb.EvaluationSpec) -> pb.EvaluationSpec:
             spec.CopyFrom(overrides)
             return spec
         preset = DEFAULT_PRESET
-    spec = preset_spec(preset)
+    spec = preset_spec(preset, input_range)
     if overrides.samples:
         spec.samples = overrides.samples
     if overrides.seed:

@@ -6,6 +6,10 @@ resumes a job from its finished units and never computes one twice.
 
 One connection guarded by a lock: the service's writes are small and few per
 second, and a single writer is what SQLite wants anyway.
+
+A database that is not one, or fails SQLite's ``quick_check``, refuses to open with
+a :class:`StoreError` that says what to do, rather than serving from damaged state;
+a write that finds the disk full becomes RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robustedge.service.errors import ResourceExhausted
 from robustedge.v1 import evaluation_pb2 as pb
 
 SCHEMA_VERSION = 2
@@ -69,7 +74,18 @@ CREATE TABLE IF NOT EXISTS units (
     finished_at REAL NOT NULL,
     PRIMARY KEY (job_id, key)
 );
+-- Files derived from an upload by validation, e.g. purpose 'runnable': the upload with
+-- its IR version lowered for the installed onnxruntime. derived_id names an artifact file.
+CREATE TABLE IF NOT EXISTS derived (
+    artifact_id TEXT NOT NULL REFERENCES artifacts (id),
+    purpose TEXT NOT NULL,
+    derived_id TEXT NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (artifact_id, purpose)
+);
 """
+
+_PENDING_STATES = (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,15 @@ class UnitRecord:
 
 
 class StoreError(Exception):
-    """The database cannot be opened or has an unexpected schema."""
+    """The database cannot be opened, is corrupt, or has an unexpected schema."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A file validation derived from an upload, and what was changed."""
+
+    artifact_id: str
+    note: str
 
 
 class JobStore:
@@ -94,10 +118,22 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._check_integrity()
             self._db.executescript(_SCHEMA)
             self._check_version()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open job store {path.name}: {exc}") from exc
+            raise StoreError(
+                f"cannot open job store {path.name}: {exc}. If the file is damaged, stop the"
+                f" server, move {path.name} (and its -wal/-shm files) aside and restore a"
+                " backup, or start with an empty data dir"
+            ) from exc
+
+    def _check_integrity(self) -> None:
+        # quick_check reads every page (O(size), milliseconds for a job store) and finds
+        # what a bit flip or a torn copy leaves behind; "ok" is its only good answer.
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(f"the database is corrupt ({'; '.join(problems)[:300]})")
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -115,13 +151,20 @@ class JobStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "full" in str(exc):  # SQLITE_FULL: "database or disk is full"
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise ResourceExhausted("the server is out of disk space; retry later") from exc
                 raise
-            self._db.execute("COMMIT")
 
     # -- artifacts ---------------------------------------------------------------
 
@@ -147,7 +190,40 @@ class JobStore:
             row = self._db.execute(query, args).fetchone()
         return pb.Artifact.FromString(row[0]) if row else None
 
+    def put_derived(self, artifact_id: str, purpose: str, derived: Derived) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO derived (artifact_id, purpose, derived_id, note)"
+                " VALUES (?, ?, ?, ?)",
+                (artifact_id, purpose, derived.artifact_id, derived.note),
+            )
+
+    def get_derived(self, artifact_id: str, purpose: str) -> Derived | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT derived_id, note FROM derived WHERE artifact_id=? AND purpose=?",
+                (artifact_id, purpose),
+            ).fetchone()
+        return Derived(row[0], row[1]) if row else None
+
     # -- jobs --------------------------------------------------------------------
+
+    def has_request(self, owner: str, request_id: str) -> bool:
+        """Whether ``owner`` already submitted a job with this request_id."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM jobs WHERE owner=? AND request_id=?", (owner, request_id)
+            ).fetchone()
+        return row is not None
+
+    def count_pending_jobs(self, owner: str) -> int:
+        """Queued or running jobs of one principal."""
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE owner=? AND state IN (?, ?)",
+                (owner, *_PENDING_STATES),
+            ).fetchone()
+        return int(count)
 
     def insert_job(self, job: pb.Job, owner: str) -> pb.Job:
         """Inserts a queued job; with a request_id the owner already used, returns that job."""

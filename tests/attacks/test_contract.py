@@ -99,8 +99,9 @@ def test_deterministic_given_seed(attack, norm, digits_case):
         params=FAST_PARAMS[attack.name],
         input_range=digits_case.input_range,
     )
-    first = attack.generate(target, x, y, seed=11, **kwargs)
-    second = attack.generate(target, x, y, seed=11, **kwargs)
+    # Fresh instances: epsilon-independent attacks would otherwise reuse their last run.
+    first = type(attack)().generate(target, x, y, seed=11, **kwargs)
+    second = type(attack)().generate(target, x, y, seed=11, **kwargs)
     np.testing.assert_array_equal(first.x_adv, second.x_adv)
     assert first.queries == second.queries and first.params == second.params
 
@@ -151,3 +152,28 @@ def test_time_budget_is_enforced(digits_case):
             input_range=(0.0, 1.0),
             seed=0,
         )
+
+
+def test_minimal_perturbation_attacks_compute_once_per_sweep(digits_case):
+    from robustedge.attacks import get_attack
+
+    x, y = digits_case.x[:32], digits_case.y[:32]
+    cw = get_attack("cw")
+    kwargs = dict(norm="l2", params={"steps": 20}, input_range=(0.0, 1.0), seed=0)
+    calls = []
+    original = cw._run
+
+    def counting_run(ctx):
+        calls.append(ctx.epsilon)
+        return original(ctx)
+
+    cw._run = counting_run  # type: ignore[method-assign]
+    small = cw.generate(digits_case.target, x, y, epsilon=0.1, **kwargs)
+    large = cw.generate(digits_case.target, x, y, epsilon=1.0, **kwargs)
+    assert calls == [0.1]
+    assert np.linalg.norm((small.x_adv - x).reshape(32, -1), axis=1).max() <= 0.1 + 1e-5
+    assert np.linalg.norm((large.x_adv - x).reshape(32, -1), axis=1).max() > 0.1
+    # Different inputs, or another seed, compute again.
+    cw.generate(digits_case.target, x[:16], y[:16], epsilon=1.0, **kwargs)
+    cw.generate(digits_case.target, x, y, epsilon=1.0, **{**kwargs, "seed": 1})
+    assert calls == [0.1, 1.0, 1.0]

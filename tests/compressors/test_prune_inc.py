@@ -135,3 +135,25 @@ def test_pruning_that_needs_training_data_says_so(digits_case, tmp_path):
             [{"compressor": "prune", "criterion": "snip_momentum"}],
             data,
         )
+
+
+def test_inc_filter_pruning_across_a_residual_sum(ort_helpers, tmp_path):
+    from compressor_tiny_graphs import residual_with_batchnorm
+
+    from robustedge.compressors import CompressionData
+
+    model = residual_with_batchnorm()
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 3, 8, 8), dtype=np.float32)
+    y = rng.integers(0, 4, 64)
+    data = CompressionData(x, y, x, y, "input", 0, tmp_path)
+    built = build_variant(
+        model,
+        [{"compressor": "prune", "pattern": "channel", "criterion": "magnitude", "sparsity": 0.5}],
+        data,
+    )
+    groups = built.facts["steps"][0]["surgery"]["groups"]
+    merged = [g for g in groups if len(g["producers"]) == 2]
+    assert merged and merged[0]["channels_after"] < merged[0]["channels_before"], groups
+    assert built.facts["conv_parameters"] < 0.7 * built.facts["base"]["conv_parameters"]
+    assert ort_helpers.run(built.model, x).shape == (64, 4)

@@ -1,0 +1,143 @@
+"""Executors run the unfinished units of a job and report each message back.
+
+The job manager decides *what* runs (the unfinished units of a job, in dependency
+order) and records what finished; an executor decides *where* it runs. Both sides
+speak the worker protocol of :mod:`robustedge.service.worker`: progress messages
+and one ``done`` message per unit.
+
+:class:`LocalProcessExecutor` (the embedded default) starts one worker subprocess
+per job in its own process group, so cancelling kills everything it started.
+Another executor (e.g. Ray) implements the same two methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from robustedge.service.plan import Unit
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+@dataclass
+class WorkOrder:
+    """Everything a worker needs to run some units of one job."""
+
+    job_id: str
+    job_dir: Path
+    model_path: Path
+    dataset_path: Path
+    spec: dict[str, Any]  # EvaluationSpec as JSON (json_format.MessageToDict)
+    units: list[Unit]
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # finished units
+    failed: list[str] = field(default_factory=list)  # units that failed earlier
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document :func:`robustedge.service.worker.run_job` reads."""
+        return {
+            "job_dir": str(self.job_dir),
+            "model_path": str(self.model_path),
+            "dataset_path": str(self.dataset_path),
+            "spec": self.spec,
+            "units": [asdict(u) for u in self.units],
+            "results": self.results,
+            "failed": self.failed,
+        }
+
+
+class Executor(Protocol):
+    def run(self, order: WorkOrder, on_message: Callable[[Message], None]) -> int:
+        """Runs the order's units, calling ``on_message`` for each worker message, in
+        the caller's thread. Returns 0 when the worker ran to the end."""
+        ...
+
+    def cancel(self, job_id: str) -> None:
+        """Stops the job's running work, if any; ``run`` then returns non-zero."""
+        ...
+
+
+class LocalProcessExecutor:
+    """One worker subprocess per job (``python -m robustedge.service.worker``)."""
+
+    def __init__(self, preexec: Callable[[], None] | None = None) -> None:
+        # preexec runs in the child before exec: resource limits for the sandbox.
+        self._preexec = preexec
+        self._processes: dict[str, subprocess.Popen[str]] = {}
+        self._lock = threading.Lock()
+
+    def run(self, order: WorkOrder, on_message: Callable[[Message], None]) -> int:
+        order.job_dir.mkdir(parents=True, exist_ok=True)
+        with open(order.job_dir / "worker.log", "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "robustedge.service.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                start_new_session=True,  # its own process group, killed as one
+                preexec_fn=self._preexec,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            with self._lock:
+                self._processes[order.job_id] = process
+            try:
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(json.dumps(order.document()))
+                process.stdin.close()
+                for line in process.stdout:
+                    on_message(json.loads(line))
+                return process.wait()
+            finally:
+                with self._lock:
+                    self._processes.pop(order.job_id, None)
+                if process.poll() is None:
+                    kill_group(process)
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            process = self._processes.get(job_id)
+        if process is not None:
+            kill_group(process)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            processes = list(self._processes.values())
+        for process in processes:
+            kill_group(process)
+
+
+def kill_group(process: subprocess.Popen[Any]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+BACKENDS = ("local", "ray")
+
+
+def make_executor(backend: str, ray_address: str = "") -> Executor:
+    """The executor for a backend name; Ray is imported only when asked for."""
+    if backend == "local":
+        return LocalProcessExecutor()
+    if backend == "ray":
+        try:
+            from robustedge.service.ray_executor import RayExecutor
+        except ImportError as exc:
+            raise RuntimeError(
+                f"the ray executor needs Ray: pip install 'robustedge[ray]' ({exc})"
+            ) from exc
+        return RayExecutor(address=ray_address)
+    raise ValueError(f"unknown executor {backend!r}; known: {', '.join(BACKENDS)}")

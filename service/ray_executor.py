@@ -1,0 +1,370 @@
+"""Runs a job's units as Ray tasks on a cluster (``robustedge-server --executor ray``).
+
+Every unit of a :class:`~robustedge.service.executor.WorkOrder` becomes one Ray task
+with its own resource request (CPUs, memory). A task receives the ``done``
+messages of the units it depends on as Ray object references, so Ray starts it only
+when those tasks finished and hands their results over; independent units (the
+variants, and the attacks on different variants) run at the same time on as many
+workers as the cluster has.
+
+Inside the task a unit runs exactly as in the local worker subprocess, through
+:func:`robustedge.service.worker.run_job`, with a channel that keeps the unit's
+``done`` message (the task's return value) and forwards its progress messages to a
+small queue actor living next to the service. The service's thread that called
+:meth:`RayExecutor.run` reports each ``done`` message as its task finishes, so the
+job manager records every finished unit in the job store at once: a job survives a
+restart of the service (finished units are not recomputed) as it does with the local
+executor.
+
+Artifacts (``eval.npz``, ``variants/*.onnx``, ``adversarial/*.npy``) are files in
+the job directory, which must be a path that every Ray worker can read and write:
+the same directory when all nodes share one machine, a shared filesystem (NFS, a
+mounted bucket) across machines. Only small JSON results travel through Ray.
+
+A worker process or node that dies takes its running task with it; Ray re-runs
+the task elsewhere (``max_retries``) and the job completes. When the retries run
+out, the unit is not reported, :meth:`RayExecutor.run` returns non-zero and the job
+manager runs the remaining units again (its ``max_attempts``). Cancelling a job
+cancels its tasks with ``force=True``, which kills the worker processes running them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.queue import Empty, Queue
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from robustedge.service.executor import Message, WorkOrder
+from robustedge.service.plan import Unit
+from robustedge.service.worker import Channel, run_job
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+# How long one wait for finished tasks lasts; also how often progress is forwarded.
+POLL_SECONDS = 0.25
+# How long shutdown() waits for running jobs to notice and return.
+SHUTDOWN_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class UnitResources:
+    """What one task asks the Ray scheduler for.
+
+    ``memory_bytes`` is a scheduling reservation (Ray does not cap the process at
+    it); it keeps a node from starting more heavy units than its memory holds.
+    """
+
+    num_cpus: float = 1.0
+    memory_bytes: int = 0
+
+
+# Every unit is single-threaded numerics on small batches, so one CPU each; memory
+# from the digits-to-ResNet range observed in the pipeline's tests and benchmarks
+# (INC quantization and pruning fine-tunes hold the most: model, calibration data
+# and a torch copy).
+DEFAULT_RESOURCES: dict[str, UnitResources] = {
+    "prepare": UnitResources(1, 512 * MiB),
+    "variant": UnitResources(1, 2048 * MiB),
+    "attack": UnitResources(1, 1024 * MiB),
+    "transfer": UnitResources(1, 512 * MiB),
+    "latency": UnitResources(1, 512 * MiB),
+}
+
+
+class _ForwardingChannel(Channel):
+    """A worker channel inside a Ray task: keeps the ``done`` message, forwards progress.
+
+    Progress is best effort: a queue that cannot be reached (its node is gone, the
+    job was cancelled) must never fail the unit, so failures to send are dropped.
+    """
+
+    def __init__(self, progress: Queue | None) -> None:
+        super().__init__(io.StringIO())  # the stream is unused: send() is overridden
+        self._progress = progress
+        self.done: list[Message] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "done":
+            self.done.append(message)
+            return
+        if self._progress is None:
+            return
+        try:
+            self._progress.put_nowait(message)
+        except Exception:  # best effort, see the class docstring
+            log.debug("progress message dropped", exc_info=True)
+
+
+@contextlib.contextmanager
+def _job_log(job_dir: Path) -> Iterator[None]:
+    """Appends the unit's log records to the job's ``worker.log``, as the local worker does."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(job_dir / "worker.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(previous_level, logging.INFO))
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+        handler.close()
+
+
+def run_unit_task(
+    document: dict[str, Any], unit: dict[str, Any], progress: Queue | None, *dependencies: Message
+) -> Message:
+    """The body of one Ray task: runs one unit and returns its ``done`` message.
+
+    ``document`` is the work order's worker document (paths, spec, units finished
+    before this run); ``dependencies`` are the ``done`` messages of the units of this
+    run that the unit depends on, directly or through others. A failed dependency
+    makes :func:`run_job` report the unit as skipped, exactly as in the local worker.
+    """
+    results = dict(document.get("results", {}))
+    failed = list(document.get("failed", []))
+    for message in dependencies:
+        if message.get("ok"):
+            results[message["unit"]] = message["result"]
+        else:
+            failed.append(message["unit"])
+    channel = _ForwardingChannel(progress)
+    with _job_log(Path(document["job_dir"])):
+        run_job({**document, "units": [unit], "results": results, "failed": failed}, channel)
+    (done,) = channel.done
+    return done
+
+
+@dataclass
+class _RunningJob:
+    """The tasks of one job's run, for cancel() and shutdown()."""
+
+    refs: list[ray.ObjectRef] = field(default_factory=list)
+    cancelled: bool = False
+
+
+class RayExecutor:
+    """Runs each unit of a work order as a Ray task on the cluster at ``address``.
+
+    ``address`` is what ``ray.init`` takes: ``HOST:PORT`` of the head's GCS, ``auto``
+    (or empty) for the cluster this machine's ``ray start`` created or ``RAY_ADDRESS``
+    names, or ``ray://HOST:10001`` for Ray Client. The executor joins the cluster as a
+    driver when it is created, so a wrong address stops the server at start-up.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        resources: dict[str, UnitResources] | None = None,
+        max_retries: int = 3,
+    ) -> None:
+        self.address = address or "auto"
+        self.resources = {**DEFAULT_RESOURCES, **(resources or {})}
+        self.max_retries = max_retries
+        self._lock = threading.Lock()
+        self._running: dict[str, _RunningJob] = {}
+        self._idle = threading.Condition(self._lock)  # notified when a run ends
+        self._closing = threading.Event()
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=self.address,
+                    namespace="robustedge",
+                    # Worker output stays in the cluster's logs (and each job's
+                    # worker.log), not in the service's log.
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
+            except ConnectionError:
+                raise
+            except Exception as exc:  # Ray raises several kinds; all mean "no cluster"
+                raise ConnectionError(
+                    f"cannot join the Ray cluster at {self.address!r}: {exc}"
+                ) from exc
+        self._task = ray.remote(run_unit_task)
+        log.info("joined the Ray cluster at %s: %s", self.address, ray.cluster_resources())
+
+    # -- Executor protocol ----------------------------------------------------------
+
+    def run(self, order: WorkOrder, on_message: Callable[[Message], None]) -> int:
+        """Submits one task per unit, then reports ``done`` messages as tasks finish.
+
+        Returns 0 when every unit was reported, 1 when some task was lost (retries
+        exhausted, cancelled, or the executor is shutting down).
+        """
+        if self._closing.is_set():
+            return 1
+        job_dir = order.job_dir.resolve()
+        job_dir.mkdir(parents=True, exist_ok=True)
+        document = order.document()
+        # Ray workers run in their own working directory: every path must be absolute.
+        document.update(
+            job_dir=str(job_dir),
+            model_path=str(order.model_path.resolve()),
+            dataset_path=str(order.dataset_path.resolve()),
+            units=[],
+        )
+        progress = self._progress_queue()
+        running = _RunningJob()
+        with self._lock:
+            self._running[order.job_id] = running
+        try:
+            keys = self._submit(order, ray.put(document), progress, running)
+            return self._collect(keys, progress, on_message)
+        finally:
+            with self._lock:
+                self._running.pop(order.job_id, None)
+                self._idle.notify_all()
+            if progress is not None:
+                with contextlib.suppress(Exception):
+                    progress.shutdown(force=True)
+
+    def cancel(self, job_id: str) -> None:
+        """Cancels the job's tasks; running ones are killed (``force=True``)."""
+        with self._lock:
+            running = self._running.get(job_id)
+            if running is None:
+                return
+            running.cancelled = True
+            refs = list(running.refs)
+        _cancel_all(refs)
+
+    def shutdown(self) -> None:
+        """Cancels every running job (they stay resumable) and leaves the cluster."""
+        self._closing.set()
+        with self._lock:
+            refs = [ref for running in self._running.values() for ref in running.refs]
+        _cancel_all(refs)
+        deadline = time.monotonic() + SHUTDOWN_WAIT_SECONDS
+        with self._lock:
+            while self._running and time.monotonic() < deadline:
+                self._idle.wait(timeout=max(0.0, deadline - time.monotonic()))
+        ray.shutdown()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _submit(
+        self,
+        order: WorkOrder,
+        document: ray.ObjectRef,
+        progress: Queue | None,
+        running: _RunningJob,
+    ) -> dict[ray.ObjectRef, str]:
+        """One task per unit; a task's arguments carry the refs of its dependencies."""
+        refs: dict[str, ray.ObjectRef] = {}
+        closure: dict[str, set[str]] = {}  # unit -> units of this run it depends on
+        for unit in order.units:
+            within = {d for d in unit.depends if d in refs}
+            closure[unit.key] = within.union(*(closure[d] for d in within))
+            resources = self.unit_resources(unit, order)
+            options: dict[str, Any] = {
+                "name": f"robustedge:{order.job_id[:12]}:{unit.key}",
+                "num_cpus": resources.num_cpus,
+                "max_retries": self.max_retries,
+                # An exception in a unit is a result (a failed unit), not a reason to retry.
+                "retry_exceptions": False,
+            }
+            if resources.memory_bytes:
+                options["memory"] = resources.memory_bytes
+            ref = self._task.options(**options).remote(
+                document,
+                asdict(unit),
+                progress,
+                *(refs[d] for d in sorted(closure[unit.key])),
+            )
+            refs[unit.key] = ref
+            with self._lock:
+                running.refs.append(ref)
+                cancelled = running.cancelled
+            if cancelled:  # cancel() came while submitting: it missed this task
+                _cancel_all([ref])
+        return {ref: key for key, ref in refs.items()}
+
+    def _collect(
+        self,
+        keys: dict[ray.ObjectRef, str],
+        progress: Queue | None,
+        on_message: Callable[[Message], None],
+    ) -> int:
+        pending = list(keys)
+        reported: set[str] = set()
+        lost = 0
+        while pending:
+            if self._closing.is_set():
+                _cancel_all(pending)
+            ready, pending = ray.wait(pending, num_returns=1, timeout=POLL_SECONDS)
+            self._forward_progress(progress, reported, on_message)
+            for ref in ready:
+                key = keys[ref]
+                try:
+                    message = ray.get(ref)
+                except (ray.exceptions.RayError, ConnectionError) as exc:
+                    # Retries exhausted, cancelled, or the cluster is gone: the unit
+                    # stays unrecorded and the job manager runs it again.
+                    log.warning("unit %s was not finished: %s", key, _first_line(exc))
+                    lost += 1
+                    continue
+                reported.add(key)
+                on_message(message)
+        self._forward_progress(progress, reported, on_message)
+        return 1 if lost or self._closing.is_set() else 0
+
+    @staticmethod
+    def _forward_progress(
+        progress: Queue | None, reported: set[str], on_message: Callable[[Message], None]
+    ) -> None:
+        if progress is None:
+            return
+        try:
+            messages = progress.get_nowait_batch(progress.qsize())
+        except (Empty, ray.exceptions.RayError):
+            return
+        for message in messages:
+            # A progress message can overtake its unit's done message on the way here;
+            # once a unit is reported, a late one would move the job's fraction back.
+            if message.get("unit") not in reported:
+                on_message(message)
+
+    def _progress_queue(self) -> Queue | None:
+        """A queue actor on the service's own node (it lives and dies with the service)."""
+        try:
+            here = ray.get_runtime_context().get_node_id()
+            return Queue(
+                actor_options={
+                    "num_cpus": 0,
+                    "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=False),
+                }
+            )
+        except Exception:  # progress is a nicety; the job runs without it
+            log.warning("no progress queue on the Ray cluster", exc_info=True)
+            return None
+
+    def unit_resources(self, unit: Unit, order: WorkOrder) -> UnitResources:
+        """The resource request of one unit (see :data:`DEFAULT_RESOURCES`)."""
+        return self.resources.get(unit.kind, UnitResources())
+
+
+def _cancel_all(refs: list[ray.ObjectRef]) -> None:
+    for ref in refs:
+        # A task that already finished or was cancelled raises nothing worth reporting.
+        with contextlib.suppress(Exception):
+            ray.cancel(ref, force=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -103,8 +103,8 @@ assert 'OpenVINOExecutionProvider' in ort.get_available_providers(), ort.get_ava
 # server: the runtime image (non-root, data dir as a volume, gRPC health check)
 # ---------------------------------------------------------------------------------------
 FROM base AS server
-RUN groupadd --system --gid 10001 robustedge \
- && useradd --system --uid 10001 --gid 10001 --home-dir /home/robustedge --create-home \
+RUN groupadd --gid 10001 robustedge \
+ && useradd --uid 10001 --gid 10001 --home-dir /home/robustedge --create-home \
       --shell /usr/sbin/nologin robustedge \
  && mkdir -p /data \
  && chown robustedge:robustedge /data

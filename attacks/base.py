@@ -251,7 +251,9 @@ class Attack:
         return resolved
 
     def _check_epsilon(self, epsilon: float) -> None:
-        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float | np.floating):
+        if isinstance(epsilon, bool) or not isinstance(
+            epsilon, int | float | np.integer | np.floating
+        ):
             raise AttackConfigError("epsilon", f"expected a number, got {epsilon!r}")
         if math.isnan(epsilon) or epsilon <= 0:
             raise AttackConfigError("epsilon", f"must be > 0, got {epsilon!r}")
@@ -357,6 +359,8 @@ def _check_inputs(
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"labels must be integers, got dtype {y.dtype}")
     y = y.astype(np.int64)
+    if not np.isfinite(x).all():
+        raise ValueError("inputs contain NaN or infinite values")
     if len(y) and (y.min() < 0 or y.max() >= target.num_classes):
         raise ValueError(f"labels must lie in [0, {target.num_classes}), got {y.min()}..{y.max()}")
     if len(x) and (x.min() < lo - 1e-6 or x.max() > hi + 1e-6):

@@ -21,8 +21,8 @@ from robustedge.attacks.registry import register
 
 
 def _default_step_size(resolved: Mapping[str, Any], epsilon: float, norm: str) -> float:
-    # About four batches' worth of steps cross the ball: fast, yet fine enough to settle.
-    return epsilon / 4
+    # A tenth of the ball per step: ten consistent steps cross it, noisy ones average out.
+    return epsilon / 10
 
 
 @register
@@ -36,16 +36,18 @@ class Universal(Attack):
     Threat model: white-box (gradients through the bridge module), untargeted, L-inf or
     L2, and *universal*: a single perturbation v with ||v|| <= epsilon is added to every
     sample (x_adv = clip(x + v)), as in the studies behind RobustEdge. It is fitted on
-    the evaluation set itself: each epoch walks the samples in a seeded random order in
-    batches and takes a steepest-ascent step of the summed cross-entropy of the samples
-    the current v does not fool yet (fooled ones no longer pull, like the original's
-    "only update on points not yet fooled"), then projects v onto the epsilon-ball. The
-    v that fools the most samples (on the replica) over all epochs is kept.
+    the evaluation set itself: each step takes a minibatch (walking the samples in a
+    seeded random order), a steepest-ascent step on the summed cross-entropy of the
+    minibatch samples that v does not fool yet (fooled ones no longer pull, like the
+    original's "only update on points not yet fooled"), and projects v onto the
+    epsilon-ball. After every pass over the set, v is scored on all samples (replica);
+    the v that fools the most is kept.
 
     Arguments:
-        epochs (10): passes over the evaluation set.
-        step_size (epsilon / 4): step length per batch, in the attack's norm.
-        batch_size (256), time_budget_s (None).
+        steps (100): perturbation updates.
+        minibatch (32): samples per update (small batches give many updates on small sets).
+        step_size (epsilon / 10): step length per update, in the attack's norm.
+        batch_size (256): samples per forward pass when scoring v; time_budget_s (None).
     Valid input range: any [min, max]; x + v is clipped to it (so a clipped sample's
     own perturbation may be smaller than v). Deterministic given seed.
     """
@@ -55,7 +57,8 @@ class Universal(Attack):
     norms = ("linf", "l2")
     description = "Universal adversarial perturbation (one perturbation for the whole set)"
     parameters = (
-        Param("epochs", int, 10, "passes over the evaluation set", low=1),
+        Param("steps", int, 100, "perturbation updates", low=1),
+        Param("minibatch", int, 32, "samples per update", low=1),
         Param(
             "step_size",
             float,
@@ -75,17 +78,21 @@ class Universal(Attack):
         x_all, y_all = to_tensor(ctx.x, device), to_tensor(ctx.y, device)
         v = torch.zeros((1, *ctx.x.shape[1:]), device=device)
         best_v, best_fooled = v.clone(), -1
-        size = p["batch_size"]
+        size, steps = p["minibatch"], p["steps"]
+        per_pass = -(-len(x_all) // size)  # minibatches in one pass over the set
+        order = torch.randperm(len(x_all), generator=generator).to(device)
         with eval_mode(module):
-            for epoch in range(p["epochs"]):
-                order = torch.randperm(len(x_all), generator=generator).to(device)
-                for start in range(0, len(order), size):
-                    idx = order[start : start + size]
-                    v = self._step(module, x_all[idx], y_all[idx], v, ctx)
-                fooled = self._count_fooled(module, x_all, y_all, v, ctx)
-                if fooled > best_fooled:
-                    best_v, best_fooled = v.clone(), fooled
-                ctx.report((epoch + 1) / p["epochs"])
+            for step in range(steps):
+                k = step % per_pass
+                if k == 0 and step > 0:
+                    order = torch.randperm(len(x_all), generator=generator).to(device)
+                idx = order[k * size : (k + 1) * size]
+                v = self._step(module, x_all[idx], y_all[idx], v, ctx)
+                if k == per_pass - 1 or step == steps - 1:
+                    fooled = self._count_fooled(module, x_all, y_all, v, ctx)
+                    if fooled > best_fooled:
+                        best_v, best_fooled = v.clone(), fooled
+                    ctx.report((step + 1) / steps)
         return (x_all + best_v).clamp(ctx.lo, ctx.hi).cpu().numpy(), None
 
     def _step(

@@ -18,6 +18,9 @@ Pairs (ours vs ART, same parameters):
     pgd       ProjectedGradientDescent L-inf (20 steps, step eps/8, 1 random start)
     pgd-l2    ProjectedGradientDescent L2 (20 steps, step eps/8, 1 random start)
     apgd-ce   AutoProjectedGradientDescent (50 steps, CE loss)
+    apgd-dlr  AutoProjectedGradientDescent (50 steps, DLR loss)
+    universal UniversalPerturbation (FGSM inner attack, 5 passes, eps 0.2) vs ours (defaults)
+    hopskipjump HopSkipJump L2 (10 iterations, 500 evals) on onnxruntime labels
     square    SquareAttack L-inf (1000 queries; ART's default p_init 0.8, ours 0.3)
     cw        CarliniL2Method (ART defaults) vs ours (defaults), unbounded
     deepfool  DeepFool (ART defaults: 100 steps, overshoot 0.02, 10 candidates) vs ours
@@ -52,7 +55,9 @@ import digits as digits_example
 
 from robustedge.attacks import AttackTarget, get_attack
 
-SLOW = {"cw", "deepfool"}
+SLOW = {"cw", "deepfool", "hopskipjump", "universal"}
+#: HopSkipJump budget for the comparison (both run ART's algorithm; ours seeds its start).
+HSJ = {"max_iter": 10, "max_eval": 500, "init_eval": 50, "init_size": 100}
 
 
 def build_target(work: Path, threads: int) -> tuple[AttackTarget, np.ndarray, np.ndarray]:
@@ -153,6 +158,26 @@ def pairs(target: AttackTarget, batch: int) -> dict[str, tuple[Callable, Callabl
                 batch_size=batch, loss_type="cross_entropy", verbose=False)),
             e, "linf",
         ),
+        "apgd-dlr": (
+            ours("apgd-dlr", e, "linf", {"steps": 50}),
+            art(lambda: evasion.AutoProjectedGradientDescent(
+                clf, norm=np.inf, eps=e, eps_step=2 * e, max_iter=50, nb_random_init=1,
+                batch_size=batch, loss_type="difference_logits_ratio", verbose=False)),
+            e, "linf",
+        ),
+        "universal": (
+            ours("universal", 0.2, "linf", {}),
+            art(lambda: evasion.UniversalPerturbation(
+                clf, attacker="fgsm", attacker_params={"eps": 0.2 / 10}, delta=0.2, max_iter=5,
+                eps=0.2, norm=np.inf, batch_size=batch, verbose=False), with_labels=False),
+            0.2, "linf",
+        ),
+        "hopskipjump": (
+            ours("hopskipjump", 1.0, "l2", HSJ, no_module),
+            art(lambda: evasion.HopSkipJump(
+                black_box, batch_size=batch, norm=2, verbose=False, **HSJ), with_labels=False),
+            1.0, "l2",
+        ),
         "square": (
             ours("square", e, "linf", {"queries": 1000}, no_module),
             art(lambda: evasion.SquareAttack(
@@ -206,7 +231,8 @@ def main() -> None:
     rows = []
     for name in selected:
         ours, art, eps, norm = table[name]
-        ours(x[:8], y[:8])  # warm-up (allocations, lazy imports) outside the timing
+        if name != "hopskipjump":  # warm-up (allocations, lazy imports) outside the timing
+            ours(x[:8], y[:8])
         rounds = args.slow_rounds if name in SLOW else args.rounds
         t_ours, t_art, ratios = [], [], []
         for _ in range(rounds):

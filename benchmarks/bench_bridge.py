@@ -18,7 +18,7 @@ convolutions, so the bridge also runs against the hand-written module with Batch
 folded the same way (the like-for-like comparison). A full ``loss.backward()`` (parameter gradients
 too, the fine-tuning workload) is measured the same way for information.
 
-    .venv/bin/python benchmarks/bench_bridge.py [--batch 128] [--rounds 5] [--iters 2]
+    .venv/bin/python benchmarks/bench_bridge.py [--batch 128] [--rounds 9] [--iters 1]
         [--threads N] [--out benchmarks/results/bridge.json]
 """
 
@@ -175,8 +175,8 @@ def compare(step, reference: nn.Module, bridged: nn.Module, x, y, rounds: int, i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--iters", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

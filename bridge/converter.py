@@ -257,11 +257,23 @@ def convert(
     steps: list[Step] = []
     taken: set[str] = set()
 
+    # Exporters sometimes route a weight through Identity (shared or renamed
+    # parameters); the layer then owns the initializer behind it.
+    aliases = {
+        node.output[0]: node.input[0]
+        for node in order
+        if node.op_type == "Identity"
+        and node.input[0] in initializers
+        and uses[node.input[0]] == 1
+        and node.input[0] not in graph_outputs
+    }
+
     def owned_initializer(name: str) -> np.ndarray | None:
         # A layer may own an initializer only if nothing else reads it.
-        if name not in initializers or uses[name] != 1 or name in graph_outputs:
+        source = aliases.get(name, name)
+        if source not in initializers or uses[name] != 1 or name in graph_outputs:
             return None
-        value = constants[name]
+        value = constants[source]
         return value.numpy() if value.dtype == torch.float32 else None
 
     for index, node in enumerate(order):
@@ -284,9 +296,10 @@ def convert(
             layer_key = _layer_key(node, index, taken)
             layers[layer_key] = binding.layer
             for input_index, (param, layout) in binding.params.items():
-                weights[inputs[input_index]] = f"layers.{layer_key}.{param}"
-                layouts[inputs[input_index]] = layout
-                constants.pop(inputs[input_index], None)
+                source = aliases.get(inputs[input_index], inputs[input_index])
+                weights[source] = f"layers.{layer_key}.{param}"
+                layouts[source] = layout
+                constants.pop(source, None)
                 inputs[input_index] = ""
         step = Step(
             info, spec.since_version, tuple(inputs), tuple(node.output), spec.parametric, layer_key
@@ -307,6 +320,7 @@ def convert(
         input_dtypes,
         logits_name,
     ).eval()
+    _smoke_test(module, real_inputs[0], logits_name)
     output_type = graph.output[0].type.tensor_type.elem_type
     output_dtype = torch_dtype(output_type) if output_type else torch.float32
     logger.info(
@@ -327,6 +341,25 @@ def convert(
         layouts=layouts,
         output_dtype=output_dtype,
     )
+
+
+def _smoke_test(module: OnnxGraphModule, value: onnx.ValueInfoProto, logits: str) -> None:
+    """Runs the logits once on a zero batch, so that an operator whose attributes the
+    bridge cannot honour fails here (as a BridgeError) rather than inside an attack.
+    Skipped when a non-batch dimension of the input is unknown."""
+    dims = value.type.tensor_type.shape.dim
+    if not dims or any(not d.HasField("dim_value") for d in dims[1:]):
+        return
+    shape = [1] + [d.dim_value for d in dims[1:]]
+    sample = torch.zeros(shape, dtype=module.input_dtypes[0])
+    try:
+        with torch.no_grad():
+            module.run({value.name: sample}, [logits])
+    except Exception as error:
+        raise BridgeError(
+            f"the converted graph fails on a zero input of shape {shape}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
 
 
 def _bind_layer(spec: OpSpec, info: NodeInfo, inputs: list[str], owned) -> LayerBinding | None:

@@ -176,9 +176,11 @@ def describe_config(cls: type) -> list[dict[str, Any]]:
     hints = _field_types(cls)
     described = []
     for f in dataclasses.fields(cls):
+        inner, nullable = _unwrap_optional(hints[f.name])
+        type_name = getattr(inner, "__name__", str(inner))
         entry: dict[str, Any] = {
             "name": f.name,
-            "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
+            "type": f"{type_name} or null" if nullable else type_name,
             "default": None if f.default is _MISSING else f.default,
             "description": f.metadata.get("description", ""),
         }

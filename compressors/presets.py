@@ -33,7 +33,7 @@ def _compounded() -> list[dict[str, Any]]:
     for size in range(1, len(parts) + 1):
         for combo in combinations(parts, size):
             variants.append(
-                {"name": "+".join(label for label, _ in combo), "steps": [s for _, s in combo]}
+                {"name": "-".join(label for label, _ in combo), "steps": [s for _, s in combo]}
             )
     return variants
 

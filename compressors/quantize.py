@@ -211,9 +211,9 @@ class QuantizeCompressor(Compressor):
 
     name = "quantize"
     description = (
-        "Intel Neural Compressor 3.7.1 post-training int8 quantization for onnxruntime: "
-        "static (calibrated, QDQ or QOperator, per-channel or per-tensor weights) or dynamic; "
-        "optional accuracy-aware tuning"
+        "Intel Neural Compressor 3.7.1 post-training quantization for onnxruntime: int8 "
+        "static (calibrated, QDQ or QOperator, per-channel or per-tensor weights) or dynamic, "
+        "with optional accuracy-aware tuning; weight-only 4/8-bit MatMul (RTN, GPTQ, AWQ)"
     )
     Config = QuantizeConfig
 

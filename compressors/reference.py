@@ -18,7 +18,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).replace("|", "\\\\|")
+    return str(value).replace("|", "\\|")
 
 
 def markdown_reference() -> str:

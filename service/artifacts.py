@@ -126,7 +126,9 @@ class ArtifactStore:
         if expected_size < 0:
             raise InvalidArgument("header.size_bytes must not be negative")
         if expected_size > max_bytes:
-            raise InvalidArgument(f"upload of {expected_size} bytes exceeds the limit {max_bytes}")
+            raise ResourceExhausted(
+                f"upload of {expected_size} bytes exceeds the server's limit of {max_bytes}"
+            )
         self._check_free_space(expected_size)
         digest = hashlib.sha256()
         received = 0

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from robustedge.service.plan import BASE, Unit
+from robustedge.service.plan import BASE, Unit, transfer_sources, variant_names
 from robustedge.service.spec import struct_to_dict
 from robustedge.service.validation import load_dataset
 from robustedge.v1 import evaluation_pb2 as pb
@@ -55,6 +55,9 @@ class JobContext:
 
     def variant_path(self, name: str) -> Path:
         return self.job_dir / "variants" / f"{name}.onnx"
+
+    def transfer_sources(self, attack_index: int) -> list[str]:
+        return transfer_sources(self.spec.attacks[attack_index], variant_names(self.spec))
 
     def adversarial_path(self, attack_index: int, source: str, eps_index: int) -> Path:
         return self.job_dir / "adversarial" / f"a{attack_index}-{source}-e{eps_index}.npy"
@@ -401,8 +404,8 @@ def run_attack(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any
             progress=report,
         )
         adversarial = ctx.predict(unit.variant, run.x_adv).argmax(1)
-        if unit.variant == BASE and white_box:
-            path = ctx.adversarial_path(unit.attack_index, BASE, k)
+        if white_box and unit.variant in ctx.transfer_sources(unit.attack_index):
+            path = ctx.adversarial_path(unit.attack_index, unit.variant, k)
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, run.x_adv)
         row = _attack_row(
@@ -418,7 +421,7 @@ def run_attack(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any
 
 
 def run_transfer(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
-    """Scores examples crafted on the base model against another variant."""
+    """Scores examples crafted white-box on the source variant against another variant."""
     from robustedge.attacks import summarize
 
     spec = ctx.spec.attacks[unit.attack_index]
@@ -426,7 +429,7 @@ def run_transfer(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, A
     clean = np.load(ctx.job_dir / "variants" / f"{unit.variant}.pred.npy")
     rows = []
     for k, eps in enumerate(spec.epsilons):
-        path = ctx.adversarial_path(unit.attack_index, BASE, k)
+        path = ctx.adversarial_path(unit.attack_index, unit.source, k)
         if not path.exists():
             continue  # the source attack was skipped; its flag says why
         started = time.perf_counter()
@@ -434,8 +437,8 @@ def run_transfer(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, A
         adversarial = ctx.predict(unit.variant, x_adv).argmax(1)
         row = _attack_row(
             spec, eps, {}, summarize(x, x_adv, y, clean, adversarial),
-            mode="transfer", source=BASE, target=unit.variant,
-            trusted=_fidelity_passed(ctx, BASE),
+            mode="transfer", source=unit.source, target=unit.variant,
+            trusted=_fidelity_passed(ctx, unit.source),
         )  # fmt: skip
         row["seconds"] = time.perf_counter() - started
         rows.append(row)

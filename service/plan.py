@@ -24,6 +24,7 @@ class Unit:
     variant: str = ""
     attack_index: int = -1
     mode: int = pb.ATTACK_MODE_UNSPECIFIED
+    source: str = ""  # transfer units: the variant the examples were crafted on
     depends: tuple[str, ...] = ()
     weight: float = 1.0  # rough relative cost, for the progress fraction
 
@@ -38,6 +39,14 @@ def variant_names(spec: pb.EvaluationSpec) -> list[str]:
     return [BASE, *(v.name for v in spec.variants)]
 
 
+def transfer_sources(attack: pb.AttackSpec, variants: list[str]) -> list[str]:
+    """Variants whose examples are transferred: ["base"] unless the spec says otherwise."""
+    requested = list(attack.transfer_sources) or [BASE]
+    if "*" in requested:
+        return list(variants)
+    return [v for v in variants if v in requested]
+
+
 def plan_units(spec: pb.EvaluationSpec, needs_gradients: dict[str, bool]) -> list[Unit]:
     """Lists the units of a job; ``needs_gradients`` maps attack name -> white-box or not."""
     variants = variant_names(spec)
@@ -49,14 +58,14 @@ def plan_units(spec: pb.EvaluationSpec, needs_gradients: dict[str, bool]) -> lis
     for i, attack in enumerate(spec.attacks):
         modes = tuple(attack.modes) or default_modes(needs_gradients[attack.attack])
         cost = float(len(attack.epsilons))
+        sources = transfer_sources(attack, variants) if pb.ATTACK_MODE_TRANSFER in modes else []
         for v in variants:
-            mode = pb.ATTACK_MODE_BLACK_BOX
-            if pb.ATTACK_MODE_WHITE_BOX in modes or (
-                pb.ATTACK_MODE_TRANSFER in modes and v == BASE
-            ):
-                # Transfer needs the examples crafted white-box on the source (base).
+            if pb.ATTACK_MODE_WHITE_BOX in modes or v in sources:
+                # Transfer needs the examples crafted white-box on each source.
                 mode = pb.ATTACK_MODE_WHITE_BOX
-            elif pb.ATTACK_MODE_BLACK_BOX not in modes:
+            elif pb.ATTACK_MODE_BLACK_BOX in modes:
+                mode = pb.ATTACK_MODE_BLACK_BOX
+            else:
                 continue
             units.append(
                 Unit(
@@ -70,21 +79,22 @@ def plan_units(spec: pb.EvaluationSpec, needs_gradients: dict[str, bool]) -> lis
                     weight=2 * cost,
                 )
             )
-        if pb.ATTACK_MODE_TRANSFER in modes:
-            units += [
-                Unit(
-                    f"transfer:{i}:{v}",
-                    "transfer",
-                    f"{attack.attack} transferred from {BASE} to {v}",
-                    variant=v,
-                    attack_index=i,
-                    mode=pb.ATTACK_MODE_TRANSFER,
-                    depends=(f"attack:{i}:{BASE}", f"variant:{v}"),
-                    weight=0.2 * cost,
-                )
-                for v in variants
-                if v != BASE
-            ]
+        units += [
+            Unit(
+                f"transfer:{i}:{source}:{v}",
+                "transfer",
+                f"{attack.attack} transferred from {source} to {v}",
+                variant=v,
+                attack_index=i,
+                mode=pb.ATTACK_MODE_TRANSFER,
+                source=source,
+                depends=(f"attack:{i}:{source}", f"variant:{v}"),
+                weight=0.2 * cost,
+            )
+            for source in sources
+            for v in variants
+            if v != source
+        ]
     if not spec.latency.disabled:
         units += [
             Unit(f"latency:{v}", "latency", f"timing {v}", variant=v, depends=(f"variant:{v}",))

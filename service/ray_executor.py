@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +46,6 @@ from ray.util.queue import Empty, Queue
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from robustedge.service.executor import Message, WorkOrder
-from robustedge.service.plan import Unit
 from robustedge.service.worker import Channel, run_job
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,12 @@ def run_unit_task(
             failed.append(message["unit"])
     channel = _ForwardingChannel(progress)
     with _job_log(Path(document["job_dir"])):
+        # Where each attempt ran, for operators (and the tests that kill nodes).
+        where = f"node {ray.util.get_node_ip_address()} pid {os.getpid()}"
+        log.info("unit %s started on %s", unit["key"], where)
         run_job({**document, "units": [unit], "results": results, "failed": failed}, channel)
-    (done,) = channel.done
+        (done,) = channel.done
+        log.info("unit %s finished on %s (ok: %s)", unit["key"], where, done["ok"])
     return done
 
 
@@ -189,8 +193,6 @@ class RayExecutor:
                     log_to_driver=False,
                     logging_level=logging.WARNING,
                 )
-            except ConnectionError:
-                raise
             except Exception as exc:  # Ray raises several kinds; all mean "no cluster"
                 raise ConnectionError(
                     f"cannot join the Ray cluster at {self.address!r}: {exc}"
@@ -270,7 +272,7 @@ class RayExecutor:
         for unit in order.units:
             within = {d for d in unit.depends if d in refs}
             closure[unit.key] = within.union(*(closure[d] for d in within))
-            resources = self.unit_resources(unit, order)
+            resources = self.resources.get(unit.kind, UnitResources())
             options: dict[str, Any] = {
                 "name": f"robustedge:{order.job_id[:12]}:{unit.key}",
                 "num_cpus": resources.num_cpus,
@@ -352,10 +354,6 @@ class RayExecutor:
         except Exception:  # progress is a nicety; the job runs without it
             log.warning("no progress queue on the Ray cluster", exc_info=True)
             return None
-
-    def unit_resources(self, unit: Unit, order: WorkOrder) -> UnitResources:
-        """The resource request of one unit (see :data:`DEFAULT_RESOURCES`)."""
-        return self.resources.get(unit.kind, UnitResources())
 
 
 def _cancel_all(refs: list[ray.ObjectRef]) -> None:

@@ -231,6 +231,12 @@ def _validate_attacks(spec: pb.EvaluationSpec, input_range: tuple[float, float])
             raise InvalidArgument(
                 f"{where}.norm {attack_spec.norm!r}: {attack.name} supports {list(attack.norms)}"
             )
+        known = {"*", "base", *(v.name for v in spec.variants)}
+        for source in attack_spec.transfer_sources:
+            if source not in known:
+                raise InvalidArgument(
+                    f"{where}.transfer_sources: {source!r} is not a variant of this spec"
+                )
         params = struct_to_dict(attack_spec.params)
         for eps in attack_spec.epsilons:
             try:

@@ -613,6 +613,13 @@ def validate_upload(
     crashed, exhausted or stalled the validator (with a sanitized reason).
     """
     what = "model" if kind == "model" else "dataset"
+    # Formats that must never reach a parser are refused here, unopened by any library.
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if kind == "model":
+        _refuse_foreign_formats(head)
+    elif not head.startswith(b"PK\x03\x04"):
+        raise InvalidArgument("not a valid .npz file (expected numpy.savez output)")
     request = {
         "kind": kind,
         "path": str(path),

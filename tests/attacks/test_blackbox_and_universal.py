@@ -56,7 +56,7 @@ def test_square_counts_queries_within_budget(digits_case):
 def test_universal_applies_one_perturbation_to_every_sample(digits_case):
     x, y = digits_case.x[:150], digits_case.y[:150]
     run = get_attack("universal").generate(
-        digits_case.target, x, y, epsilon=0.15, norm="linf", params={"epochs": 3},
+        digits_case.target, x, y, epsilon=0.15, norm="linf", params={"steps": 50},
         input_range=(0.0, 1.0), seed=0,
     )  # fmt: skip
     delta = (run.x_adv - x).reshape(len(x), -1)

@@ -26,7 +26,7 @@ FAST_PARAMS: dict[str, dict] = {
     "cw": {"steps": 20, "binary_search_steps": 4},
     "deepfool": {"steps": 20},
     "square": {"queries": 200},
-    "universal": {"epochs": 5},
+    "universal": {"steps": 30},
     "hopskipjump": {"max_iter": 5, "max_eval": 100, "init_eval": 20, "init_size": 50},
     "autoattack": {"steps": 10, "queries": 100},
 }

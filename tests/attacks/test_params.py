@@ -112,3 +112,18 @@ def test_bad_input_range_is_a_config_error(digits_case):
             seed=0,
         )
     assert info.value.field == "input_range"
+
+
+def test_non_finite_inputs_are_rejected(digits_case):
+    x = digits_case.x[:4].copy()
+    x[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        get_attack("fgsm").generate(
+            digits_case.target, x, digits_case.y[:4], epsilon=0.1, norm="linf", params={},
+            input_range=(0.0, 1.0), seed=0,
+        )  # fmt: skip
+
+
+def test_numpy_epsilon_is_accepted():
+    p = get_attack("pgd").resolve_params({}, epsilon=np.float32(0.25), norm="linf")
+    assert math.isclose(p["step_size"], 2.5 * 0.25 / 10, rel_tol=1e-6)

@@ -145,3 +145,17 @@ def test_initializers_listed_as_inputs_are_constants():
 def test_exact_gradient_switch_validated():
     with pytest.raises(ValueError):
         convert(tiny_classifier(None), gradient="rounded")  # type: ignore[arg-type]
+
+
+def test_unsupported_attribute_fails_at_conversion():
+    # AveragePool with dilations (opset 19) is registered but not implemented: the
+    # zero-batch smoke run at conversion reports it instead of a later attack.
+    graph = helper.make_graph(
+        [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], dilations=[2, 2])],
+        "dilated",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    with pytest.raises(BridgeError, match="dilations are not supported"):
+        convert(model)

@@ -76,3 +76,35 @@ def test_round_trip_transposed_gemm_and_matmul():
     np.testing.assert_allclose(
         run_onnx(edited, {"x": x}), bridged.module(torch.from_numpy(x)).detach().numpy(), atol=1e-5
     )
+
+
+def test_weight_behind_identity_is_owned_and_written_back():
+    # TorchScript exports sometimes route a parameter through Identity.
+    rng = np.random.default_rng(1)
+    weight = rng.normal(size=(4, 2, 3, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Identity", ["conv.weight"], ["onnx::Conv_7"]),
+            helper.make_node("Conv", ["x", "onnx::Conv_7"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Flatten", ["c"], ["y"]),
+        ],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 100])],
+        [numpy_helper.from_array(weight, "conv.weight")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    bridged = convert(model)
+    assert bridged.weights == {"conv.weight": next(iter(bridged.weights.values()))}
+    assert isinstance(
+        bridged.module.get_parameter(bridged.weights["conv.weight"]), torch.nn.Parameter
+    )
+    x = rng.normal(size=(3, 2, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(bridged.outputs(x), run_onnx(model, {"x": x}), atol=1e-5)
+    with torch.no_grad():
+        bridged.module.get_parameter(bridged.weights["conv.weight"]).mul_(-0.5)
+    edited = write_back(model, bridged)
+    np.testing.assert_allclose(
+        run_onnx(edited, {"x": x}), bridged.module(torch.from_numpy(x)).detach().numpy(), atol=1e-5
+    )

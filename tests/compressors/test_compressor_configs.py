@@ -153,3 +153,14 @@ def test_resolved_steps_survive_a_protobuf_struct_round_trip():
         params.update({k: v for k, v in step.items() if k != "compressor"})
         again = {"compressor": step["compressor"], **json_format.MessageToDict(params)}
         assert validate_steps([again]) == [step]
+
+
+def test_the_settings_reference_is_current():
+    # compressors/README.md is generated; regenerate with
+    #   python -m robustedge.compressors > compressors/README.md
+    from pathlib import Path
+
+    from robustedge.compressors.reference import markdown_reference
+
+    readme = Path(__file__).resolve().parents[2] / "compressors" / "README.md"
+    assert readme.read_text() == markdown_reference()

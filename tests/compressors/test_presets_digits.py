@@ -35,7 +35,7 @@ def test_preset_variants_build_load_and_agree_with_the_bridge(
             assert fidelity.max_abs_diff <= 1e-4, (variant["name"], fidelity)
         accuracy = ort_helpers.accuracy(built.model, digits_case.eval_x, digits_case.eval_y)
         assert accuracy >= base - 0.1, (variant["name"], accuracy)
-        if "pruned" in variant["name"].split("+"):
+        if "pruned" in variant["name"].split("-"):
             assert abs(built.facts["sparsity"] - 0.5) <= 0.03, (variant["name"], built.facts)
         if variant["name"].startswith("channel-l2-"):
             target = int(variant["name"].rsplit("-", 1)[1]) / 100

@@ -157,3 +157,25 @@ def test_progress_events_come_from_the_running_work(client, digits):
     stages = {e.stage for e in events}
     assert any("pgd" in stage for stage in stages), stages
     assert [e.sequence for e in events] == sorted(set(e.sequence for e in events))
+
+
+def test_transfer_matrix_from_every_source(client, digits):
+    """transfer_sources ["*"]: examples crafted on each variant are scored on the others."""
+    model, dataset = client.upload_model(digits.model), client.upload_dataset(digits.dataset)
+    spec = {
+        "samples": 60,
+        "variants": [{"name": "clustered", "steps": [{"compressor": "cluster", "clusters": 16}]}],
+        "attacks": [{"attack": "fgsm", "epsilons": [0.1], "transfer_sources": ["*"]}],
+        "latency": {"disabled": True},
+    }
+    report = client.report(client.submit(model, dataset, spec=spec)).report
+    pairs = {(a.source_variant, a.target_variant, a.mode) for a in report.attacks}
+    assert pairs == {
+        ("base", "base", pb.ATTACK_MODE_WHITE_BOX),
+        ("clustered", "clustered", pb.ATTACK_MODE_WHITE_BOX),
+        ("base", "clustered", pb.ATTACK_MODE_TRANSFER),
+        ("clustered", "base", pb.ATTACK_MODE_TRANSFER),
+    }
+    # Transferred examples are weaker than white-box ones on the model they target.
+    by_pair = {(a.source_variant, a.target_variant): a.robust_accuracy for a in report.attacks}
+    assert by_pair[("base", "clustered")] >= by_pair[("clustered", "clustered")] - 0.05

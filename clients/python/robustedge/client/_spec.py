@@ -15,8 +15,10 @@ spec and the other keys replace its fields, gates are added)::
     gates: ["robust_accuracy[attack=pgd, eps=0.1, variant=int8] >= 0.3"]
 
 In a step, every key but ``compressor`` is a compressor parameter; in an attack,
-every key but ``attack``, ``norm``, ``epsilons`` and ``modes`` is an attack
-parameter. Epsilons may be written as fractions such as ``8/255``.
+every key but ``attack``, ``norm``, ``epsilons``, ``modes`` and
+``transfer_sources`` (variants whose examples are transferred to the others; default
+``[base]``, ``["*"]`` for all) is an attack parameter. Epsilons may be written as
+fractions such as ``8/255``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from robustedge.client._errors import SpecError
 from robustedge.v1 import evaluation_pb2 as pb
 
 _TOP_LEVEL = {"preset", "samples", "seed", "variants", "attacks", "latency", "gates", "fidelity"}
-_ATTACK_KEYS = {"attack", "norm", "epsilons", "modes"}
+_ATTACK_KEYS = {"attack", "norm", "epsilons", "modes", "transfer_sources"}
 _MODES = {
     "white_box": pb.ATTACK_MODE_WHITE_BOX,
     "transfer": pb.ATTACK_MODE_TRANSFER,
@@ -156,6 +158,10 @@ def _attack(raw: Any, where: str) -> pb.AttackSpec:
         norm=str(raw.get("norm", "")),
         epsilons=[parse_number(e, where=f"{where}.epsilons[{k}]") for k, e in enumerate(epsilons)],
     )
+    sources = raw.get("transfer_sources") or []
+    if not isinstance(sources, list) or not all(isinstance(v, str) for v in sources):
+        raise SpecError(f"{where}.transfer_sources: expected a list of variant names")
+    attack.transfer_sources.extend(sources)
     for mode in raw.get("modes") or []:
         if mode not in _MODES:
             raise SpecError(f"{where}.modes: unknown mode {mode!r}; known: {sorted(_MODES)}")

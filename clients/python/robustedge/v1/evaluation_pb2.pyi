@@ -189,18 +189,20 @@ class CompressionStep(_message.Message):
     def __init__(self, compressor: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class AttackSpec(_message.Message):
-    __slots__ = ("attack", "epsilons", "norm", "params", "modes")
+    __slots__ = ("attack", "epsilons", "norm", "params", "modes", "transfer_sources")
     ATTACK_FIELD_NUMBER: _ClassVar[int]
     EPSILONS_FIELD_NUMBER: _ClassVar[int]
     NORM_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     MODES_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_SOURCES_FIELD_NUMBER: _ClassVar[int]
     attack: str
     epsilons: _containers.RepeatedScalarFieldContainer[float]
     norm: str
     params: _struct_pb2.Struct
     modes: _containers.RepeatedScalarFieldContainer[AttackMode]
-    def __init__(self, attack: _Optional[str] = ..., epsilons: _Optional[_Iterable[float]] = ..., norm: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., modes: _Optional[_Iterable[_Union[AttackMode, str]]] = ...) -> None: ...
+    transfer_sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, attack: _Optional[str] = ..., epsilons: _Optional[_Iterable[float]] = ..., norm: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., modes: _Optional[_Iterable[_Union[AttackMode, str]]] = ..., transfer_sources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LatencySpec(_message.Message):
     __slots__ = ("providers", "batch_sizes", "threads", "warmup", "min_iterations", "max_seconds", "disabled", "profiles")

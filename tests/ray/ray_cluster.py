@@ -1,0 +1,180 @@
+"""A real Ray cluster on loopback for tests: a head and worker nodes, each a ``ray start``.
+
+Every node is its own ``ray start --block`` process (and the raylet, GCS, agents and
+workers it starts), on its own loopback address (127.0.0.2, 127.0.0.3, ...) so
+that the nodes are told apart as they would be on separate machines, and the
+service's driver attaches to the head. Ports are free ones picked here, the temp
+dir is private (short: Ray's Unix sockets live under it), so the cluster never
+collides with another cluster on the machine. ``ray stop`` is never used: it
+stops every Ray process of the user, other people's clusters included.
+
+Nothing is installed: Ray must already be in the interpreter's environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+# The process title Ray gives a worker while it runs our task function.
+UNIT_TASK_TITLE = "ray::run_unit_task"
+START_TIMEOUT = 120.0
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports that were free a moment ago (all held at once, so they are distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def ray_command() -> list[str]:
+    """The ``ray`` CLI of this interpreter's environment."""
+    script = Path(sys.executable).parent / "ray"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
+
+
+@dataclass
+class RayNode:
+    ip: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def processes(self) -> list[psutil.Process]:
+        """The ``ray start`` process and everything it started (raylet, workers, ...)."""
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def running_units(self) -> list[psutil.Process]:
+        """Worker processes of this node that are running a RobustEdge unit right now."""
+        running = []
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                if " ".join(process.cmdline()).startswith(UNIT_TASK_TITLE):
+                    running.append(process)
+        return running
+
+    def kill(self) -> None:
+        """SIGKILLs the whole node at once, as a machine that loses power would."""
+        processes = self.processes()
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(processes, timeout=10)
+
+    def wait_started(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while "Ray runtime started" not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ray start exited:\n{self.log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ray start did not finish:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+
+@dataclass
+class RayCluster:
+    """A head and worker nodes; :meth:`stop` ends every process they started."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="re-ray-")))
+    nodes: list[RayNode] = field(default_factory=list)
+    gcs_port: int = 0
+    _next_ip: int = 2
+
+    @property
+    def address(self) -> str:
+        return f"{self.nodes[0].ip}:{self.gcs_port}"
+
+    def _environment(self) -> dict[str, str]:
+        autoscaler_port, dashboard_port = free_ports(2)
+        return {
+            **os.environ,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # These two default to fixed ports, which two clusters on a machine share.
+            "AUTOSCALER_METRIC_PORT": str(autoscaler_port),
+            "DASHBOARD_METRIC_PORT": str(dashboard_port),
+            # Notice a dead node within seconds rather than the default ~30 s.
+            "RAY_health_check_period_ms": "1000",
+            "RAY_health_check_timeout_ms": "2000",
+            "RAY_health_check_failure_threshold": "5",
+        }
+
+    def _start(self, role_args: list[str], num_cpus: int) -> RayNode:
+        ip = f"127.0.0.{self._next_ip}"
+        self._next_ip += 1
+        node_dir = self.root / ip
+        node_dir.mkdir(parents=True)
+        (
+            node_manager, object_manager, agent_listen, agent_grpc, runtime_env, metrics
+        ) = free_ports(6)  # fmt: skip
+        log = node_dir / "ray-start.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [*ray_command(), "start", "--block", *role_args,
+                 f"--node-ip-address={ip}", f"--num-cpus={num_cpus}",
+                 "--object-store-memory=100000000",
+                 f"--temp-dir={node_dir}", "--disable-usage-stats",
+                 "--min-worker-port=0", "--max-worker-port=0",
+                 f"--node-manager-port={node_manager}",
+                 f"--object-manager-port={object_manager}",
+                 f"--dashboard-agent-listen-port={agent_listen}",
+                 f"--dashboard-agent-grpc-port={agent_grpc}",
+                 f"--runtime-env-agent-port={runtime_env}",
+                 f"--metrics-export-port={metrics}"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self._environment(),
+            )  # fmt: skip
+        node = RayNode(ip, process, log)
+        self.nodes.append(node)
+        return node
+
+    def start_head(self, num_cpus: int = 1) -> RayNode:
+        """Starts the head (returns at once; :meth:`RayNode.wait_started` waits)."""
+        self.gcs_port, client_port, dashboard_port = free_ports(3)
+        return self._start(
+            ["--head", f"--port={self.gcs_port}", f"--ray-client-server-port={client_port}",
+             "--include-dashboard=false", f"--dashboard-port={dashboard_port}"],
+            num_cpus,
+        )  # fmt: skip
+
+    def add_worker(self, num_cpus: int = 1) -> RayNode:
+        """Starts a worker node that joins the head (the head must have started)."""
+        return self._start([f"--address={self.address}"], num_cpus)
+
+    def stop(self) -> None:
+        """SIGTERM to every ``ray start`` (it stops its node), SIGKILL to what remains."""
+        # Taken before the signal: processes whose parent exits are re-parented away.
+        started = [process for node in self.nodes for process in node.processes()]
+        for node in self.nodes:
+            if node.process.poll() is None:
+                node.process.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                node.process.wait(timeout=15)
+        started += [process for node in self.nodes for process in node.processes()]
+        for process in started:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(started, timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)

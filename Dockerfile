@@ -14,6 +14,9 @@
 #                     *.pem/*.crt files in containers/ca-certificates/. Both land in the
 #                     system store, which pip uses (PIP_CERT). HTTP(S)_PROXY build args are
 #                     honoured by pip as usual.
+#   TORCH_INDEX_URL   where the CPU-only torch wheel comes from (default: the PyTorch CPU
+#                     index; PyPI's Linux torch wheels pull CUDA). PIP_INDEX_URL,
+#                     PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS: mirrors for the build stages.
 #   EXTRAS            optional dependency groups of the robustedge package (default inc).
 #   ONNXRUNTIME_OPENVINO_VERSION  the edge runtime (same pin as latency/openvino.mk).
 #

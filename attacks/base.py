@@ -152,6 +152,13 @@ class Param:
         return value
 
 
+def step_size_param(default: Any) -> Param:
+    """The ``step_size`` parameter the iterative gradient attacks share (input units, > 0)."""
+    return Param(
+        "step_size", float, default, "step length (input units)", low=0.0, low_exclusive=True
+    )
+
+
 #: Parameters every attack accepts.
 COMMON_PARAMS: tuple[Param, ...] = (
     Param("batch_size", int, 256, "samples per batch (progress is reported per batch)", low=1),

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from robustedge.attacks.base import Attack, Need, Param, RunContext
+from robustedge.attacks.base import Attack, Need, Param, RunContext, step_size_param
 from robustedge.attacks.iterative import run_restarts
 from robustedge.attacks.registry import register
 
@@ -40,14 +40,7 @@ class BIM(Attack):
     description = "Basic Iterative Method (iterated FGSM from the clean input)"
     parameters = (
         Param("steps", int, 10, "iterations", low=1),
-        Param(
-            "step_size",
-            float,
-            _default_step_size,
-            "step length (input units)",
-            low=0.0,
-            low_exclusive=True,
-        ),
+        step_size_param(_default_step_size),
     )
 
     def _run(self, ctx: RunContext) -> tuple[np.ndarray, int | None]:

@@ -41,10 +41,12 @@ class CarliniWagnerL2(Attack):
     computes it once and projects it per epsilon.
 
     Arguments:
-        steps (30): Adam iterations per binary-search step.
+        steps (20): Adam iterations per binary-search step.
         binary_search_steps (5): rounds of adjusting c.
         initial_const (0.01): starting c.
-        learning_rate (0.01): Adam step size in input units.
+        learning_rate (0.02): Adam step size in input units. The paper uses 0.01 over up
+            to 10,000 iterations; with 20 x 5 iterations, 0.02 fooled 100% of the digits
+            samples where 0.01 fooled 94%.
         confidence (0.0): required logit margin kappa of the adversarial class.
         abort_early (True): end a round when the batch loss fell by < 0.01% over the
             last tenth of its steps (the paper's early abort).
@@ -59,10 +61,10 @@ class CarliniWagnerL2(Attack):
     epsilon_independent = True
     description = "Carlini-Wagner L2 (batched, binary search over the constant per sample)"
     parameters = (
-        Param("steps", int, 30, "Adam iterations per binary-search step", low=1),
+        Param("steps", int, 20, "Adam iterations per binary-search step", low=1),
         Param("binary_search_steps", int, 5, "rounds of adjusting c", low=1),
         Param("initial_const", float, 0.01, "starting c", low=0.0, low_exclusive=True),
-        Param("learning_rate", float, 0.01, "Adam step size", low=0.0, low_exclusive=True),
+        Param("learning_rate", float, 0.02, "Adam step size", low=0.0, low_exclusive=True),
         Param("confidence", float, 0.0, "required margin kappa", low=0.0),
         Param("abort_early", bool, True, "end a round once the loss stops falling"),
     )
@@ -115,13 +117,6 @@ class CarliniWagnerL2(Attack):
                     loss = (l2sq + const * torch.clamp(m, min=-kappa)).sum()
                     # Only d loss / d w: backward() would also fill the module's .grad.
                     (w.grad,) = torch.autograd.grad(loss, w)
-                if p["abort_early"] and step % check_every == 0:
-                    # The paper's early abort: stop the round once the batch's total
-                    # loss no longer falls (by 0.01%) between checks.
-                    current = float(loss.detach())
-                    if current > previous * 0.9999:
-                        break
-                    previous = current
                 with torch.no_grad():
                     # Judged on the iterate the loss was computed at (before this step).
                     ok = m <= -kappa if kappa > 0 else m < 0
@@ -130,6 +125,13 @@ class CarliniWagnerL2(Attack):
                     best_l2 = torch.where(improve, l2, best_l2)
                     best[improve] = w.detach()[improve]
                     succeeded |= ok
+                if p["abort_early"] and step % check_every == 0:
+                    # The paper's early abort: stop the round once the batch's total
+                    # loss no longer falls (by 0.01%) between checks.
+                    current = float(loss.detach())
+                    if current > previous * 0.9999:
+                        break
+                    previous = current
                 optimizer.step()
                 with torch.no_grad():
                     w.clamp_(lo, hi)

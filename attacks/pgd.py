@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from robustedge.attacks.base import Attack, Need, Param, RunContext
+from robustedge.attacks.base import Attack, Need, Param, RunContext, step_size_param
 from robustedge.attacks.iterative import run_restarts
 from robustedge.attacks.registry import register
 
@@ -43,14 +43,7 @@ class PGD(Attack):
     description = "Projected Gradient Descent with random start and restarts (Madry et al.)"
     parameters = (
         Param("steps", int, 10, "gradient steps per restart", low=1),
-        Param(
-            "step_size",
-            float,
-            _default_step_size,
-            "step length (input units)",
-            low=0.0,
-            low_exclusive=True,
-        ),
+        step_size_param(_default_step_size),
         Param("random_start", bool, True, "start from a random point of the epsilon-ball"),
         Param("restarts", int, 1, "attempts per sample", low=1),
     )

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustedge.attacks.base import Attack, Need, Param, RunContext
+from robustedge.attacks.base import Attack, Need, Param, RunContext, step_size_param
 from robustedge.attacks.differentiable import (
     ce_loss,
     eval_mode,
@@ -59,14 +59,7 @@ class Universal(Attack):
     parameters = (
         Param("steps", int, 100, "perturbation updates", low=1),
         Param("minibatch", int, 32, "samples per update", low=1),
-        Param(
-            "step_size",
-            float,
-            _default_step_size,
-            "step length (input units)",
-            low=0.0,
-            low_exclusive=True,
-        ),
+        step_size_param(_default_step_size),
     )
 
     def _run(self, ctx: RunContext) -> tuple[np.ndarray, int | None]:

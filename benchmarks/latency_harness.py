@@ -57,7 +57,8 @@ def main() -> None:
     table = rows(run_json("bench_latency.py", command, raw, args.timeout))
     save_rows(table, args.out)
     for row in table:
-        print(f"{row.id:3s} {row.value}  {row.detail or row.error}")
+        value = "ERROR" if row.value is None else f"{row.value:.3f}"
+        print(f"{row.id:3s} {value}  {row.detail or row.error}")
 
 
 if __name__ == "__main__":

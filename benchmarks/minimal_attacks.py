@@ -59,7 +59,7 @@ def rows(result: dict) -> list[Row]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--timeout", type=float, default=400)
     args = parser.parse_args()

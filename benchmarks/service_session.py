@@ -57,11 +57,17 @@ def server(data_dir: Path, extra_args: list[str] | None = None) -> Iterator[Serv
 
 def unit_seconds(data_dir: Path, job_id: str) -> list[tuple[str, float, bool]]:
     """(key, seconds, ok) of every unit the job store recorded for a job."""
+    return [(key, seconds, ok) for key, seconds, ok, _ in units(data_dir, job_id)]
+
+
+def units(data_dir: Path, job_id: str) -> list[tuple[str, float, bool, float]]:
+    """(key, seconds, ok, finished_at) of every recorded unit of a job, in finishing order."""
     with sqlite3.connect(data_dir / "robustedge.sqlite") as db:
         return [
-            (key, float(seconds), bool(ok))
-            for key, seconds, ok in db.execute(
-                "SELECT key, seconds, ok FROM units WHERE job_id = ? ORDER BY finished_at",
+            (key, float(seconds), bool(ok), float(finished))
+            for key, seconds, ok, finished in db.execute(
+                "SELECT key, seconds, ok, finished_at FROM units WHERE job_id = ?"
+                " ORDER BY finished_at",
                 (job_id,),
             )
         ]

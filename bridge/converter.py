@@ -320,7 +320,8 @@ def convert(
         input_dtypes,
         logits_name,
     ).eval()
-    _smoke_test(module, real_inputs[0], logits_name)
+    if len(real_inputs) == 1:
+        _smoke_test(module, real_inputs[0], logits_name)
     output_type = graph.output[0].type.tensor_type.elem_type
     output_dtype = torch_dtype(output_type) if output_type else torch.float32
     logger.info(
@@ -346,11 +347,11 @@ def convert(
 def _smoke_test(module: OnnxGraphModule, value: onnx.ValueInfoProto, logits: str) -> None:
     """Runs the logits once on a zero batch, so that an operator whose attributes the
     bridge cannot honour fails here (as a BridgeError) rather than inside an attack.
-    Skipped when a non-batch dimension of the input is unknown."""
+    Skipped when a dimension other than the first (the batch) is unknown."""
     dims = value.type.tensor_type.shape.dim
     if not dims or any(not d.HasField("dim_value") for d in dims[1:]):
         return
-    shape = [1] + [d.dim_value for d in dims[1:]]
+    shape = [d.dim_value if d.HasField("dim_value") else 1 for d in dims]
     sample = torch.zeros(shape, dtype=module.input_dtypes[0])
     try:
         with torch.no_grad():

@@ -67,3 +67,24 @@ class Compressor:
     def step_facts(self) -> dict[str, Any]:
         """Facts about the last :meth:`apply` worth reporting (kept per step)."""
         return dict(getattr(self, "_last_facts", {}))
+
+
+def assert_runs_in_onnxruntime(model: onnx.ModelProto, data: CompressionData, what: str) -> None:
+    """A graph onnxruntime cannot load or run is a failed step, not a later surprise.
+
+    ``what`` names the graph in the error, e.g. "the quantized model".
+    """
+    import onnxruntime as ort
+
+    from .errors import CompressionError
+
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        if len(data.calib_x):
+            session.run(None, {data.input_name: data.calib_x[:2]})
+    except Exception as error:
+        raise CompressionError(f"{what} does not run in onnxruntime: {error}") from error

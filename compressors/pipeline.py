@@ -18,7 +18,7 @@ from typing import Any
 
 import onnx
 
-from .base import CompressionData
+from .base import CompressionData, assert_runs_in_onnxruntime
 from .errors import CompressionError, ConfigError
 from .facts import model_facts
 from .registry import get_compressor
@@ -73,23 +73,6 @@ def validate_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return resolved
 
 
-def _check_loads(model: onnx.ModelProto, data: CompressionData, where: str) -> None:
-    import onnxruntime as ort
-
-    try:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
-        if len(data.calib_x):
-            session.run(None, {data.input_name: data.calib_x[:1]})
-    except Exception as error:
-        raise CompressionError(
-            f"{where}: the result does not run in onnxruntime: {error}"
-        ) from error
-
-
 def build_variant(
     model: onnx.ModelProto, steps: Sequence[Mapping[str, Any]], data: CompressionData
 ) -> VariantBuild:
@@ -129,7 +112,7 @@ def build_variant(
         except Exception as error:
             logger.exception("%s crashed", where)
             raise CompressionError(f"{where}: {type(error).__name__}: {error}") from error
-        _check_loads(current, data, where)
+        assert_runs_in_onnxruntime(current, data, f"{where}: the result")
         step_facts.append(
             {
                 "compressor": name,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from .base import CompressionData, Compressor
+from .base import CompressionData, Compressor, assert_runs_in_onnxruntime
 from .config import option
 from .errors import CompressionError, ConfigError
 from .inc_runtime import inc_session, recent_inc_errors
@@ -249,7 +249,7 @@ class QuantizeCompressor(Compressor):
             calib_y = calib_y[: config.calibration_samples]
         started = time.perf_counter()
         quantized = self._run_inc(model, config, data, calib_x, calib_y)
-        self._check_runs(quantized, data)
+        assert_runs_in_onnxruntime(quantized, data, "the quantized model")
         self._last_facts = {
             "quantize_seconds": round(time.perf_counter() - started, 3),
             "calibration_samples": len(calib_x) if _uses_calibration(config) else 0,
@@ -348,21 +348,3 @@ class QuantizeCompressor(Compressor):
         out = onnx.ModelProto()
         out.CopyFrom(proto)
         return out
-
-    @staticmethod
-    def _check_runs(model: onnx.ModelProto, data: CompressionData) -> None:
-        """A quantized graph onnxruntime cannot load is a failed step, not a later surprise."""
-        import onnxruntime as ort
-
-        try:
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            session = ort.InferenceSession(
-                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-            )
-            if len(data.calib_x):
-                session.run(None, {data.input_name: data.calib_x[:2]})
-        except Exception as error:
-            raise CompressionError(
-                f"the quantized model does not run in onnxruntime: {error}"
-            ) from error

@@ -36,8 +36,11 @@ case "$BASE_IMAGE" in
 esac
 
 args=(--target "$TARGET" --tag "$IMAGE" --build-arg "BASE_IMAGE=$BASE_IMAGE"
-      --format docker --layers --pull=never --network host
+      --format docker --layers --network host
       --ulimit nofile=16384:16384 --ulimit nproc=16384:16384)
+
+# A locally built base is never looked up in a registry.
+case "$BASE_IMAGE" in localhost/*) args+=(--pull=never) ;; *) args+=(--pull=missing) ;; esac
 
 # Extra CA certificates of the host (TLS-intercepting proxy) -> EXTRA_CA_CERTS.
 certs=$(find "$CA_DIR" -maxdepth 2 -type f \( -name '*.crt' -o -name '*.pem' \) 2>/dev/null | sort || true)

@@ -6,8 +6,8 @@ check speaks TLS, trusting ``ROBUSTEDGE_HEALTHCHECK_CA`` (default: the server's 
 certificate, right for a self-signed one) and expecting the certificate to name
 ``ROBUSTEDGE_HEALTHCHECK_SERVER_NAME`` (default ``localhost``). A server requiring
 client certificates (mTLS) needs ``ROBUSTEDGE_HEALTHCHECK_ADDRESS`` pointed at a
-plain-text sidecar port or the health check disabled. Health needs no token. Usable from the host too:
-``ROBUSTEDGE_LISTEN=127.0.0.1:50051 python containers/healthcheck.py``.
+plain-text sidecar port or the health check disabled. Health needs no token.
+Usable from the host too: ``ROBUSTEDGE_LISTEN=127.0.0.1:50051 python containers/healthcheck.py``.
 """
 
 from __future__ import annotations

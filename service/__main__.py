@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=Path("robustedge-data"))
     parser.add_argument("--max-concurrent-jobs", type=int, default=1)
     parser.add_argument(
+        "--worker-memory-mb",
+        type=int,
+        default=12 * 1024,
+        help="address-space cap of each job's worker process (0: none)",
+    )
+    parser.add_argument(
         "--executor",
         choices=("local", "ray"),
         default="local",
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 tls=tls,
                 max_concurrent_jobs=args.max_concurrent_jobs,
                 executor_backend=args.executor,
+                worker_memory_bytes=args.worker_memory_mb << 20,
                 ray_address=args.ray_address,
                 limits=transport,
                 validation=validation,

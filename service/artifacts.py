@@ -1,8 +1,10 @@
 """Content-addressed artifact files under the data dir.
 
-Uploads are streamed to a temporary file in the same folder as their final place
-(so the rename is atomic), hashed on the way, checked against the size and sha256
-the client announced, and only then renamed to ``artifacts/<sha[:2]>/<sha>``. A
+Uploads are streamed to a temporary file on the same file system as their final
+place (so the rename is atomic), hashed on the way, checked against the size and
+sha256 the client announced, validated by the caller while still a temp file, and
+only then renamed to ``artifacts/<sha[:2]>/<sha>``: a refused upload never enters
+the store. A
 crash leaves at most a ``*.part`` file, which :meth:`ArtifactStore.sweep_temp`
 removes at start-up.
 
@@ -21,7 +23,9 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from robustedge.service.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
@@ -43,6 +47,14 @@ def sha256_of(path: Path) -> str:
         while block := file.read(_HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Received:
+    """A verified upload still in its temp file."""
+
+    sha256: str
+    temp: Path
 
 
 class ArtifactStore:
@@ -113,12 +125,15 @@ class ArtifactStore:
             log.warning("refusing an upload of %d bytes: %d bytes free on disk", incoming, free)
             raise ResourceExhausted("the server is out of disk space for this upload; retry later")
 
-    def write_stream(
+    @contextmanager
+    def receive(
         self, chunks: Iterable[bytes], *, expected_size: int, expected_sha256: str, max_bytes: int
-    ) -> tuple[str, Path]:
-        """Streams chunks to disk, verifies them and stores the file; returns (sha256, path).
+    ) -> Iterator[Received]:
+        """Streams chunks to a temp file and verifies size and sha256; yields the result.
 
-        The temp file is removed whatever happens, unless it became the artifact.
+        The caller validates the temp file and calls :meth:`commit` to store it; on
+        leaving the block the temp file is removed whatever happened, so an upload
+        refused by validation never enters the store.
         """
         expected_sha256 = expected_sha256.lower()
         if not _SHA256.match(expected_sha256):
@@ -132,19 +147,27 @@ class ArtifactStore:
         self._check_free_space(expected_size)
         digest = hashlib.sha256()
         received = 0
-        fd_path = self.new_temp_path()
+        temp = self.new_temp_path()
         try:
-            with open(fd_path, "wb") as out:
-                for chunk in chunks:
-                    received += len(chunk)
-                    if received > expected_size:
-                        raise InvalidArgument(
-                            f"received more bytes than the announced size {expected_size}"
-                        )
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                with open(temp, "wb") as out:
+                    for chunk in chunks:
+                        received += len(chunk)
+                        if received > expected_size:
+                            raise InvalidArgument(
+                                f"received more bytes than the announced size {expected_size}"
+                            )
+                        digest.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                if exc.errno in _DISK_FULL:
+                    log.error("disk full while storing an upload: %s", exc)
+                    raise ResourceExhausted(
+                        "the server ran out of disk space while storing the upload; retry later"
+                    ) from exc
+                raise
             if received != expected_size:
                 raise InvalidArgument(
                     f"received {received} bytes but the header announced {expected_size}"
@@ -154,16 +177,25 @@ class ArtifactStore:
                 raise InvalidArgument(
                     f"sha256 mismatch: header says {expected_sha256}, content is {actual}"
                 )
-            final = self.path_for(actual)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(fd_path, final)
-            return actual, final
-        except OSError as exc:
-            if exc.errno in _DISK_FULL:
-                log.error("disk full while storing an upload: %s", exc)
-                raise ResourceExhausted(
-                    "the server ran out of disk space while storing the upload; retry later"
-                ) from exc
-            raise
+            yield Received(actual, temp)
         finally:
-            fd_path.unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
+
+    def commit(self, received: Received) -> Path:
+        """Moves a received upload to its content-addressed place (atomic rename)."""
+        final = self.path_for(received.sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(received.temp, final)
+        return final
+
+    def write_stream(
+        self, chunks: Iterable[bytes], *, expected_size: int, expected_sha256: str, max_bytes: int
+    ) -> tuple[str, Path]:
+        """Streams, verifies and stores a file without further checks; (sha256, path)."""
+        with self.receive(
+            chunks,
+            expected_size=expected_size,
+            expected_sha256=expected_sha256,
+            max_bytes=max_bytes,
+        ) as received:
+            return received.sha256, self.commit(received)

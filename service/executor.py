@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from robustedge.service.plan import Unit
+from robustedge.service.sandbox import limit_process
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,8 @@ class Executor(Protocol):
 class LocalProcessExecutor:
     """One worker subprocess per job (``python -m robustedge.service.worker``)."""
 
-    def __init__(self, preexec: Callable[[], None] | None = None) -> None:
-        # preexec runs in the child before exec: resource limits for the sandbox.
-        self._preexec = preexec
+    def __init__(self, memory_bytes: int = 0) -> None:
+        self.memory_bytes = memory_bytes
         self._processes: dict[str, subprocess.Popen[str]] = {}
         self._lock = threading.Lock()
 
@@ -88,9 +88,11 @@ class LocalProcessExecutor:
                 stderr=log_file,
                 text=True,
                 start_new_session=True,  # its own process group, killed as one
-                preexec_fn=self._preexec,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+            # Limits are set on the running child (prlimit), not in a preexec_fn: forking
+            # with preexec_fn while gRPC threads run can deadlock the child.
+            limit_process(process.pid, self.memory_bytes or None)
             with self._lock:
                 self._processes[order.job_id] = process
             try:
@@ -128,10 +130,10 @@ def kill_group(process: subprocess.Popen[Any]) -> None:
 BACKENDS = ("local", "ray")
 
 
-def make_executor(backend: str, ray_address: str = "") -> Executor:
+def make_executor(backend: str, ray_address: str = "", memory_bytes: int = 0) -> Executor:
     """The executor for a backend name; Ray is imported only when asked for."""
     if backend == "local":
-        return LocalProcessExecutor()
+        return LocalProcessExecutor(memory_bytes)
     if backend == "ray":
         try:
             from robustedge.service.ray_executor import RayExecutor

@@ -24,10 +24,12 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from robustedge.service import job_inputs
 from robustedge.service import report as report_module
-from robustedge.service.artifacts import ArtifactStore
-from robustedge.service.errors import NotFound
+from robustedge.service.artifacts import ArtifactStore, sha256_of
+from robustedge.service.errors import DataLoss, NotFound
 from robustedge.service.executor import Executor, WorkOrder, make_executor
+from robustedge.service.pipeline import KEPT_FILES
 from robustedge.service.plan import Unit, plan_units
 from robustedge.service.store import JobStore, UnitRecord
 from robustedge.v1 import evaluation_pb2 as pb
@@ -45,6 +47,7 @@ class ExecutorConfig:
     max_attempts: int = 3
     backend: str = "local"  # "local" (worker subprocesses) or "ray"
     ray_address: str = ""  # with backend "ray": the cluster to join ("auto", "HOST:PORT")
+    worker_memory_bytes: int = 0  # address-space cap of a local worker process (0: none)
 
 
 class _Feed:
@@ -77,7 +80,9 @@ class JobManager:
         self.artifacts = artifacts
         self.jobs_dir = jobs_dir
         self.config = config
-        self.executor: Executor = executor or make_executor(config.backend, config.ray_address)
+        self.executor: Executor = executor or make_executor(
+            config.backend, config.ray_address, config.worker_memory_bytes
+        )
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._feeds: dict[str, _Feed] = {}
         self._feeds_lock = threading.Lock()
@@ -129,6 +134,26 @@ class JobManager:
         if job is None:
             raise NotFound(f"unknown job {job_id!r}")
         return job
+
+    def kept_file(self, job_id: str, owner: str | None, name: str) -> Path:
+        """The path of a file the job lists in its report, checked against its sha256.
+
+        Only names the job itself listed are served, so a client-chosen name can never
+        reach outside the job's folder.
+        """
+        self.get(job_id, owner)
+        report = self.store.get_report(job_id)
+        listed = {f.name: f for f in report.files} if report is not None else {}
+        if name not in listed:
+            raise NotFound(f"job {job_id} has no file {name!r}; see the report's files")
+        path = self.jobs_dir / job_id / KEPT_FILES / name
+        try:
+            actual = sha256_of(path)
+        except OSError as exc:
+            raise DataLoss(f"file {name!r} of job {job_id} is missing on the server") from exc
+        if actual != listed[name].sha256:
+            raise DataLoss(f"file {name!r} of job {job_id} is corrupted on the server")
+        return path
 
     def cancel(self, job_id: str, owner: str | None = None) -> pb.Job:
         job = self.get(job_id, owner)
@@ -198,7 +223,11 @@ class JobManager:
                 return
             self.store.mark_started(job_id, len(plan))
             self._publish(job_id, "running", f"{len(remaining)} of {len(plan)} units to run")
-            returncode = self._run_worker(job, plan, remaining, done)
+            try:
+                returncode = self._run_worker(job, plan, remaining, done)
+            except DataLoss as exc:
+                self._finish(job_id, pb.JOB_STATE_FAILED, str(exc))  # retrying cannot help
+                return
             if self._stopping.is_set():
                 return  # left RUNNING on purpose: the next start resumes it
             if job_id in self._cancelled:
@@ -218,11 +247,14 @@ class JobManager:
     def _run_worker(
         self, job: pb.Job, plan: list[Unit], remaining: list[Unit], done: dict[str, UnitRecord]
     ) -> int:
+        # Re-hashed inputs (DataLoss when a stored file changed), and the runnable copy
+        # of a model whose IR version validation had to lower.
+        inputs = job_inputs.resolve(self.store, self.artifacts, job.model_id, job.dataset_id)
         order = WorkOrder(
             job_id=job.id,
             job_dir=self.jobs_dir / job.id,
-            model_path=self.artifacts.path_for(job.model_id),
-            dataset_path=self.artifacts.path_for(job.dataset_id),
+            model_path=inputs.model_path,
+            dataset_path=inputs.dataset_path,
             spec=json_format.MessageToDict(job.spec),
             units=remaining,
             results={k: r.result for k, r in done.items() if r.ok},
@@ -278,11 +310,28 @@ class JobManager:
             return None
         try:
             return report_module.assemble(
-                job, model.model, dataset.dataset, _plan(job.spec), self.store.units(job.id)
+                job,
+                model.model,
+                dataset.dataset,
+                _plan(job.spec),
+                self.store.units(job.id),
+                extra_flags=self._input_flags(job),
             )
         except Exception:  # a report bug must not leave the job running
             log.exception("report assembly failed for job %s", job.id)
             return None
+
+    def _input_flags(self, job: pb.Job) -> list[dict[str, Any]]:
+        derived = self.store.get_derived(job.model_id, job_inputs.RUNNABLE)
+        if derived is None:
+            return []
+        return [
+            {
+                "code": "model_ir_lowered",
+                "severity": "FLAG_SEVERITY_INFO",
+                "message": f"The uploaded model was evaluated as a lowered copy: {derived.note}",
+            }
+        ]
 
     # -- events ---------------------------------------------------------------------
 

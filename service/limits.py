@@ -48,6 +48,9 @@ class TransportLimits:
     max_upload_bytes: int = 2 * GIB
     # An upload that sends nothing for this long is abandoned (DEADLINE_EXCEEDED).
     upload_idle_seconds: float = 30.0
+    # An upload that takes longer than this in all is abandoned (DEADLINE_EXCEEDED);
+    # 2 GiB at 1 MiB/s fits.
+    upload_seconds: float = 3600.0
     # RPCs being served at once; more are refused with RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 64
     # Uploads being received at once; more are refused with RESOURCE_EXHAUSTED.
@@ -68,6 +71,8 @@ _FLAGS: tuple[tuple[str, type, str, int, str], ...] = (
     ("--max-upload-mb", TransportLimits, "max_upload_bytes", MIB, "largest upload"),
     ("--upload-idle-seconds", TransportLimits, "upload_idle_seconds", 1,
      "abandon an upload that sends nothing for this long"),
+    ("--upload-seconds", TransportLimits, "upload_seconds", 1,
+     "abandon an upload that takes longer than this in all"),
     ("--max-concurrent-rpcs", TransportLimits, "max_concurrent_rpcs", 1,
      "RPCs served at once (RESOURCE_EXHAUSTED past it)"),
     ("--max-concurrent-uploads", TransportLimits, "max_concurrent_uploads", 1,
@@ -105,8 +110,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default = getattr(cls(), name) / unit
         kind = float if isinstance(getattr(cls(), name), float) else int
         shown = int(default) if kind is int else default
+        metavar = "MB" if unit == MIB else ("SECONDS" if kind is float else "N")
         group.add_argument(
-            flag, dest=_dest(flag), type=kind, default=None, help=f"{text} (default {shown})"
+            flag,
+            dest=_dest(flag),
+            type=kind,
+            default=None,
+            metavar=metavar,
+            help=f"{text} (default {shown})",
         )
 
 

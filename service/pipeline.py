@@ -300,6 +300,8 @@ def _fidelity(ctx: JobContext, name: str, x: np.ndarray) -> dict[str, Any]:
 
 
 SANITY_SAMPLES = 128
+# Folder of a job dir holding the files listed in Report.files.
+KEPT_FILES = "files"
 
 
 def _variant_sanity(ctx: JobContext, name: str, x: np.ndarray, y: np.ndarray) -> list[dict]:
@@ -384,7 +386,8 @@ def run_attack(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any
         input_shape=tuple(x.shape[1:]),
     )
     params = struct_to_dict(spec.params)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
     epsilons = list(spec.epsilons)
     for k, eps in enumerate(epsilons):
 
@@ -417,7 +420,35 @@ def run_attack(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any
             row["queries"] = int(run.queries)
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
-    return {"attacks": rows}
+        if ctx.spec.keep_adversarial:
+            files.append(_keep_adversarial(ctx, unit, eps, run.x_adv, y, adversarial))
+    return {"attacks": rows, "files": files}
+
+
+def _keep_adversarial(
+    ctx: JobContext,
+    unit: Unit,
+    eps: float,
+    x_adv: np.ndarray,
+    y: np.ndarray,
+    predicted: np.ndarray,
+) -> dict[str, Any]:
+    """Writes one attack's adversarial examples as a downloadable .npz; returns its entry."""
+    import hashlib
+
+    attack = ctx.spec.attacks[unit.attack_index].attack
+    name = f"adversarial/{attack}-a{unit.attack_index}-{unit.variant}-eps{eps:g}.npz"
+    path = ctx.job_dir / KEPT_FILES / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # x_adv, the true labels, and what onnxruntime predicted for each adversarial input.
+    np.savez_compressed(path, x=x_adv, y=y, predicted=predicted)
+    content = path.read_bytes()
+    return {
+        "name": name,
+        "size_bytes": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "description": f"{attack} eps={eps:g} on {unit.variant}: x (adversarial), y, predicted",
+    }
 
 
 def run_transfer(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:

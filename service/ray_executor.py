@@ -33,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.actor import ActorHandle
 from ray.util.queue import Empty, Queue
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -53,6 +56,8 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # How long one wait for finished tasks lasts; also how often progress is forwarded.
 POLL_SECONDS = 0.25
+# How long the executor waits for the cluster's GCS port to answer at start-up.
+CONNECT_TIMEOUT_SECONDS = 10.0
 # How long shutdown() waits for running jobs to notice and return.
 SHUTDOWN_WAIT_SECONDS = 10.0
 
@@ -69,10 +74,11 @@ class UnitResources:
     memory_bytes: int = 0
 
 
-# Every unit is single-threaded numerics on small batches, so one CPU each; memory
-# from the digits-to-ResNet range observed in the pipeline's tests and benchmarks
-# (INC quantization and pruning fine-tunes hold the most: model, calibration data
-# and a torch copy).
+# One CPU per unit: a node then runs as many units side by side as it has cores, each
+# with one torch thread (see _pin_torch_threads). Memory figures are rough reservations,
+# not measurements: variant units hold the most (INC calibration or a pruning
+# fine-tune: the model, its torch copy and the calibration data). Tune them per
+# deployment with RayExecutor(resources=...).
 DEFAULT_RESOURCES: dict[str, UnitResources] = {
     "prepare": UnitResources(1, 512 * MiB),
     "variant": UnitResources(1, 2048 * MiB),
@@ -85,11 +91,14 @@ DEFAULT_RESOURCES: dict[str, UnitResources] = {
 class _ForwardingChannel(Channel):
     """A worker channel inside a Ray task: keeps the ``done`` message, forwards progress.
 
-    Progress is best effort: a queue that cannot be reached (its node is gone, the
-    job was cancelled) must never fail the unit, so failures to send are dropped.
+    Progress goes to the queue actor fire-and-forget. Waiting for the actor's reply
+    (``Queue.put``) would be a ``ray.get`` inside a task, and Ray lends the CPU of a
+    task blocked in ``ray.get`` to other tasks: a one-CPU node would start a second
+    unit next to the first at every progress message. Progress is best effort: a
+    message that cannot be delivered (the queue is gone) is dropped.
     """
 
-    def __init__(self, progress: Queue | None) -> None:
+    def __init__(self, progress: ActorHandle | None) -> None:
         super().__init__(io.StringIO())  # the stream is unused: send() is overridden
         self._progress = progress
         self.done: list[Message] = []
@@ -101,7 +110,7 @@ class _ForwardingChannel(Channel):
         if self._progress is None:
             return
         try:
-            self._progress.put_nowait(message)
+            self._progress.put_nowait.remote(message)  # the reply is never awaited
         except Exception:  # best effort, see the class docstring
             log.debug("progress message dropped", exc_info=True)
 
@@ -124,13 +133,34 @@ def _job_log(job_dir: Path) -> Iterator[None]:
         handler.close()
 
 
+def _pin_torch_threads() -> None:
+    """Gives torch as many threads as the task has CPUs, for every task.
+
+    Ray sets ``OMP_NUM_THREADS`` only once per worker process (from its first task),
+    and torch's default (every core of the machine) oversubscribes a node that runs
+    one unit per CPU: on 2 loaded cores a digits PGD unit took 10x longer with 2
+    threads than with 1. Thread counts can also change the last bits of float sums.
+    """
+    context = ray.get_runtime_context()
+    if context.worker.mode != ray.WORKER_MODE:
+        return  # called in-process (tests): the caller's threads are its own business
+    import torch
+
+    cpus = context.get_assigned_resources().get("CPU", 1.0)
+    torch.set_num_threads(max(1, math.floor(cpus)))
+
+
 def run_unit_task(
-    document: dict[str, Any], unit: dict[str, Any], progress: Queue | None, *dependencies: Message
+    document: dict[str, Any],
+    unit: dict[str, Any],
+    progress: ActorHandle | None,
+    *dependencies: Message,
 ) -> Message:
     """The body of one Ray task: runs one unit and returns its ``done`` message.
 
     ``document`` is the work order's worker document (paths, spec, units finished
-    before this run); ``dependencies`` are the ``done`` messages of the units of this
+    before this run); ``progress`` the job's progress queue actor (or None);
+    ``dependencies`` are the ``done`` messages of the units of this
     run that the unit depends on, directly or through others. A failed dependency
     makes :func:`run_job` report the unit as skipped, exactly as in the local worker.
     """
@@ -141,6 +171,7 @@ def run_unit_task(
             results[message["unit"]] = message["result"]
         else:
             failed.append(message["unit"])
+    _pin_torch_threads()
     channel = _ForwardingChannel(progress)
     with _job_log(Path(document["job_dir"])):
         # Where each attempt ran, for operators (and the tests that kill nodes).
@@ -184,6 +215,7 @@ class RayExecutor:
         self._idle = threading.Condition(self._lock)  # notified when a run ends
         self._closing = threading.Event()
         if not ray.is_initialized():
+            _check_reachable(self.address)
             try:
                 ray.init(
                     address=self.address,
@@ -227,6 +259,11 @@ class RayExecutor:
         try:
             keys = self._submit(order, ray.put(document), progress, running)
             return self._collect(keys, progress, on_message)
+        except (ray.exceptions.RayError, ConnectionError) as exc:
+            # The cluster went away under the job: what finished is recorded, the job
+            # manager runs the rest again (up to its max_attempts).
+            log.warning("job %s lost its Ray cluster: %s", order.job_id, _first_line(exc))
+            return 1
         finally:
             with self._lock:
                 self._running.pop(order.job_id, None)
@@ -269,10 +306,12 @@ class RayExecutor:
         """One task per unit; a task's arguments carry the refs of its dependencies."""
         refs: dict[str, ray.ObjectRef] = {}
         closure: dict[str, set[str]] = {}  # unit -> units of this run it depends on
+        largest = _largest_node()
+        fitted = {kind: _fit(wanted, largest) for kind, wanted in self.resources.items()}
         for unit in order.units:
             within = {d for d in unit.depends if d in refs}
             closure[unit.key] = within.union(*(closure[d] for d in within))
-            resources = self.resources.get(unit.kind, UnitResources())
+            resources = fitted.get(unit.kind) or _fit(UnitResources(), largest)
             options: dict[str, Any] = {
                 "name": f"robustedge:{order.job_id[:12]}:{unit.key}",
                 "num_cpus": resources.num_cpus,
@@ -285,7 +324,7 @@ class RayExecutor:
             ref = self._task.options(**options).remote(
                 document,
                 asdict(unit),
-                progress,
+                progress.actor if progress is not None else None,
                 *(refs[d] for d in sorted(closure[unit.key])),
             )
             refs[unit.key] = ref
@@ -305,8 +344,10 @@ class RayExecutor:
         pending = list(keys)
         reported: set[str] = set()
         lost = 0
+        closing_seen = False
         while pending:
-            if self._closing.is_set():
+            if self._closing.is_set() and not closing_seen:
+                closing_seen = True
                 _cancel_all(pending)
             ready, pending = ray.wait(pending, num_returns=1, timeout=POLL_SECONDS)
             self._forward_progress(progress, reported, on_message)
@@ -356,11 +397,59 @@ class RayExecutor:
             return None
 
 
+def _largest_node() -> UnitResources:
+    """The CPUs and memory of the biggest alive node (zeros when none is known)."""
+    sizes = [
+        UnitResources(
+            float(node["Resources"].get("CPU", 0.0)), int(node["Resources"].get("memory", 0))
+        )
+        for node in ray.nodes()
+        if node.get("Alive")
+    ]
+    return max(sizes, key=lambda r: (r.num_cpus, r.memory_bytes), default=UnitResources(0, 0))
+
+
+def _fit(wanted: UnitResources, largest: UnitResources) -> UnitResources:
+    """Shrinks a request that no node could ever grant (it would wait forever).
+
+    A cluster whose nodes have no CPUs yet (only a head without CPUs) is left alone:
+    the tasks wait for worker nodes to join, as on an autoscaling cluster.
+    """
+    if largest.num_cpus <= 0:
+        return wanted
+    num_cpus = min(wanted.num_cpus, largest.num_cpus)
+    memory = wanted.memory_bytes
+    if largest.memory_bytes and memory > largest.memory_bytes:
+        memory = largest.memory_bytes
+    if (num_cpus, memory) != (wanted.num_cpus, wanted.memory_bytes):
+        log.warning(
+            "no Ray node has %s CPUs and %d bytes of memory; asking for %s and %d",
+            wanted.num_cpus, wanted.memory_bytes, num_cpus, memory,
+        )  # fmt: skip
+    return UnitResources(num_cpus, memory)
+
+
 def _cancel_all(refs: list[ray.ObjectRef]) -> None:
     for ref in refs:
         # A task that already finished or was cancelled raises nothing worth reporting.
         with contextlib.suppress(Exception):
             ray.cancel(ref, force=True)
+
+
+def _check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
+    """Fails fast when a ``HOST:PORT`` address has nothing listening.
+
+    ``ray.init`` retries an unreachable GCS for minutes, which would leave the server
+    hanging at start-up on a typo. ``auto`` and ``ray://`` addresses are left to Ray.
+    """
+    host, _, port = address.rpartition(":")
+    if not host or "://" in address or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConnectionError(f"no Ray cluster answers at {address!r}: {exc}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -37,6 +37,7 @@ def assemble(
     dataset: pb.DatasetInfo,
     plan: list[Unit],
     units: dict[str, UnitRecord],
+    extra_flags: list[dict[str, Any]] | None = None,
 ) -> pb.Report:
     report = pb.Report(
         job_id=job.id,
@@ -54,7 +55,7 @@ def assemble(
     if prepare and prepare.ok:
         report.samples = int(prepare.result.get("samples", 0))
 
-    flags: list[dict[str, Any]] = []
+    flags: list[dict[str, Any]] = list(extra_flags or [])
     variants_seen = set()
     for unit in plan:
         record = units.get(unit.key)
@@ -82,6 +83,8 @@ def assemble(
             message.mode = _MODES[row["mode"]]
         for row in record.result.get("latency", []):
             _parse(row, report.latency.add())
+        for row in record.result.get("files", []):
+            _parse(row, report.files.add())
         flags.extend(record.result.get("flags", []))
 
     flags.extend(_sanity_flags(report))

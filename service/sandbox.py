@@ -11,15 +11,18 @@ child's stderr stays on the server (logged), never in a client-visible message.
 
 Limits are applied from the parent with ``prlimit(2)`` right after the child starts
 and before it is given its input on stdin, so there is no window in which the child
-handles untrusted bytes unconstrained, and no ``preexec_fn`` (which can deadlock a
-multi-threaded parent such as a gRPC server). The job executor can do the same for
-its workers: ``limit_process(process.pid, memory_bytes)`` right after ``Popen`` and
-before writing the work order to the worker's stdin.
+handles untrusted bytes unconstrained. No ``preexec_fn``: forking a multi-threaded
+gRPC server and running Python in the child before ``exec`` deadlocked workers in
+this project's load test (gRPC logs "Other threads are currently calling into gRPC,
+skipping fork() handlers"). The job executor can cap its workers the same way:
+``limit_process(process.pid, memory_bytes)`` right after ``Popen`` and before
+writing the work order to the worker's stdin (the worker reads it first).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import resource
@@ -27,7 +30,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -51,13 +53,28 @@ def limit_process(pid: int, memory_bytes: int | None, cpu_seconds: int | None = 
     resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
 
 
-def preexec_limits(memory_bytes: int | None, cpu_seconds: int | None = None) -> Callable[[], None]:
-    """The same caps as a ``preexec_fn`` (single-threaded parents only; see module doc)."""
+_PR_SET_PDEATHSIG = 1
+PARENT_ENV = "ROBUSTEDGE_SANDBOX_PARENT"
 
-    def apply() -> None:
-        limit_process(os.getpid(), memory_bytes, cpu_seconds)
 
-    return apply
+def die_with_parent() -> None:
+    """Makes this (sandboxed) process die when the server that started it dies.
+
+    A child runs in its own session, so a SIGKILLed server would otherwise leave it
+    running past its wall-clock limit (which the server enforces) and writing files
+    after the next start has swept the temp folder. Call it first thing in a child's
+    main; :func:`run` tells the child its parent's pid in ``PARENT_ENV``.
+    """
+    parent_pid = int(os.environ.get(PARENT_ENV, "0"))
+    if not parent_pid:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the CPU limit still bounds the child
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ def run(
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        PARENT_ENV: str(os.getpid()),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", module, *args],

@@ -65,6 +65,8 @@ class ServerConfig:
     max_attempts: int = 3
     executor_backend: str = "local"
     ray_address: str = ""
+    # Address-space cap of each worker process (0: none).
+    worker_memory_bytes: int = 12 << 30
     limits: TransportLimits = field(default_factory=TransportLimits)
     validation: ValidationLimits = field(default_factory=ValidationLimits)
     executor: ExecutorConfig = field(init=False)
@@ -75,6 +77,7 @@ class ServerConfig:
             max_attempts=self.max_attempts,
             backend=self.executor_backend,
             ray_address=self.ray_address,
+            worker_memory_bytes=self.worker_memory_bytes,
         )
 
 

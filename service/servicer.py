@@ -11,12 +11,14 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from robustedge.service import job_inputs, validation
 from robustedge.service import spec as spec_module
-from robustedge.service.artifacts import ArtifactStore
+from robustedge.service.artifacts import ArtifactStore, Received
 from robustedge.service.auth import current_principal
 from robustedge.service.capabilities import capabilities
 from robustedge.service.errors import (
@@ -36,6 +38,8 @@ from robustedge.v1 import evaluation_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 MAX_LIST = 500
+MAX_FILE_NAME = 256
+DOWNLOAD_CHUNK_BYTES = 1 << 20
 # Ids are hex digests or uuids; anything else cannot name a job or artifact, and is not
 # echoed back at length (a 4 MB id in a status detail would break the trailers).
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -84,7 +88,9 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
         self, request_iterator: Iterator[pb.UploadChunk], kind: int, context: grpc.ServicerContext
     ) -> pb.Artifact:
         with self.upload_slots:
-            chunks = IdleGuardedStream(request_iterator, self.limits.upload_idle_seconds)
+            chunks = IdleGuardedStream(
+                request_iterator, self.limits.upload_idle_seconds, self.limits.upload_seconds
+            )
             try:
                 return self._receive(chunks, kind, context)
             finally:
@@ -106,48 +112,57 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
 
         owner = current_principal.get()
         existing = self.store.get_artifact(header.sha256.lower()[:64], kind, owner=None)
-        sha256, path = self.artifacts.write_stream(
+        with self.artifacts.receive(
             data(),
             expected_size=header.size_bytes,
             expected_sha256=header.sha256,
             max_bytes=self.limits.max_upload_bytes,
-        )
-        if existing is not None:
-            # The caller just proved it holds these bytes; it may now use the artifact.
-            self.store.put_artifact(existing, owner)
-            return existing
-        if not context.is_active():
-            raise ClientGone("the client left before its upload was validated")
-        artifact = pb.Artifact(
-            id=sha256, kind=kind, sha256=sha256, size_bytes=header.size_bytes,
-            filename=Path(header.filename).name[:255],
-        )  # fmt: skip
-        if kind == pb.ARTIFACT_KIND_MODEL:
-            self._validate_model(sha256, path, artifact)
-        else:
-            with self.validator_slots:
-                info = validation.validate_upload("dataset", path, self.validation_limits)
-            assert isinstance(info, pb.DatasetInfo)
-            info.sha256 = sha256
-            artifact.dataset.CopyFrom(info)
-            self.store.put_artifact(artifact, owner)
-        return artifact
+        ) as received:
+            if existing is not None:
+                # The caller just proved it holds these bytes; it may now use the artifact.
+                # Storing them again also repairs a copy that was damaged on disk.
+                self.artifacts.commit(received)
+                self.store.put_artifact(existing, owner)
+                return existing
+            if not context.is_active():
+                raise ClientGone("the client left before its upload was validated")
+            artifact = pb.Artifact(
+                id=received.sha256, kind=kind, sha256=received.sha256,
+                size_bytes=header.size_bytes, filename=Path(header.filename).name[:255],
+            )  # fmt: skip
+            if kind == pb.ARTIFACT_KIND_MODEL:
+                self._validate_model(received, artifact)
+            else:
+                with self.validator_slots:
+                    info = validation.validate_upload(
+                        "dataset", received.temp, self.validation_limits
+                    )
+                assert isinstance(info, pb.DatasetInfo)
+                info.sha256 = received.sha256
+                artifact.dataset.CopyFrom(info)
+                self.artifacts.commit(received)
+                self.store.put_artifact(artifact, owner)
+            return artifact
 
-    def _validate_model(self, sha256: str, path: Path, artifact: pb.Artifact) -> None:
+    def _validate_model(self, received: Received, artifact: pb.Artifact) -> None:
         runnable = self.artifacts.new_temp_path()  # swept at start-up if we die meanwhile
         try:
             with self.validator_slots:
                 check = validation.validate_upload(
-                    "model", path, self.validation_limits, runnable_path=runnable
+                    "model", received.temp, self.validation_limits, runnable_path=runnable
                 )
             assert isinstance(check, validation.ModelCheck)
-            check.info.sha256 = sha256
+            check.info.sha256 = received.sha256
             artifact.model.CopyFrom(check.info)
+            self.artifacts.commit(received)
             self.store.put_artifact(artifact, current_principal.get())
             if check.note:
                 derived = self.artifacts.adopt(runnable)
-                self.store.put_derived(sha256, job_inputs.RUNNABLE, Derived(derived, check.note))
-                log.info("model %s: %s (runnable copy %s)", sha256[:12], check.note, derived[:12])
+                self.store.put_derived(
+                    received.sha256, job_inputs.RUNNABLE, Derived(derived, check.note)
+                )
+                log.info("model %s: %s (runnable copy %s)", received.sha256[:12], check.note,
+                         derived[:12])  # fmt: skip
         finally:
             runnable.unlink(missing_ok=True)
 
@@ -187,10 +202,11 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
             preset=request.preset,
             request_id=request.request_id,
         )
-        return self.jobs.submit(job, owner)
+        return _scrubbed(self.jobs.submit(job, owner))
 
     def GetJob(self, request, context):
-        return self.jobs.get(_check_id(request.job_id, "job_id"), current_principal.get())
+        job_id = _check_id(request.job_id, "job_id")
+        return _scrubbed(self.jobs.get(job_id, current_principal.get()))
 
     def WatchJob(self, request, context):
         _check_id(request.job_id, "job_id")
@@ -201,18 +217,21 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
 
         for event in self.jobs.watch(request.job_id, current_principal.get(), active):
             last = event
-            yield event
+            yield _scrubbed(event)
         if self.draining.is_set() and (last is None or last.state not in TERMINAL):
             raise Unavailable("the server is shutting down; watch the job again after it restarts")
 
     def CancelJob(self, request, context):
-        return self.jobs.cancel(_check_id(request.job_id, "job_id"), current_principal.get())
+        return _scrubbed(
+            self.jobs.cancel(_check_id(request.job_id, "job_id"), current_principal.get())
+        )
 
     def ListJobs(self, request, context):
         if request.limit < 0:
             raise InvalidArgument("limit must not be negative")
         limit = min(request.limit or 50, MAX_LIST)
-        return pb.ListJobsResponse(jobs=self.store.list_jobs(current_principal.get(), limit))
+        jobs = self.store.list_jobs(current_principal.get(), limit)
+        return pb.ListJobsResponse(jobs=[_scrubbed(job) for job in jobs])
 
     def GetReport(self, request, context):
         job = self.jobs.get(_check_id(request.job_id, "job_id"), current_principal.get())
@@ -223,14 +242,46 @@ class EvaluationServicer(pb_grpc.EvaluationServiceServicer):
             )
         report = self.store.get_report(job.id)
         if report is None:
-            raise NotFound(f"job {job.id} finished without a report: {job.error or 'no units ran'}")
-        response = pb.GetReportResponse(report=report)
+            reason = validation.sanitize(job.error) or "no units ran"
+            raise NotFound(f"job {job.id} finished without a report: {reason}")
+        response = pb.GetReportResponse(report=_scrubbed(report))
         for fmt in request.formats:
             response.documents.append(_render(report, fmt))
         return response
 
     def GetCapabilities(self, request, context):
         return capabilities()
+
+    def DownloadJobFile(self, request, context):
+        job_id = _check_id(request.job_id, "job_id")
+        if not 0 < len(request.name) <= MAX_FILE_NAME:
+            raise InvalidArgument(f"name must be 1-{MAX_FILE_NAME} characters")
+        # Only names the job listed in its report resolve (JobManager.kept_file), and
+        # the file is checked against its recorded sha256 (DATA_LOSS otherwise).
+        path = self.jobs.kept_file(job_id, current_principal.get(), request.name)
+        with open(path, "rb") as file:
+            while block := file.read(DOWNLOAD_CHUNK_BYTES):
+                yield pb.FileChunk(data=block)
+
+
+# String fields of jobs, events and reports that carry error text from the worker and
+# the libraries it ran (onnxruntime puts its build paths in messages).
+M = TypeVar("M", bound=Message)
+_ERROR_FIELDS = frozenset({"error", "message", "skipped_reason"})
+
+
+def _scrubbed(message: M) -> M:
+    """The message with server paths removed from its error-text fields, recursively."""
+    for field, value in message.ListFields():
+        if field.type == field.TYPE_STRING and field.name in _ERROR_FIELDS:
+            if not field.is_repeated and ("/" in value or "\\" in value):
+                setattr(message, field.name, validation.scrub_paths(value))
+        elif field.type == field.TYPE_MESSAGE:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                continue  # maps of scalars (versions, bytes by dtype): nothing to scrub
+            for item in value if field.is_repeated else (value,):
+                _scrubbed(item)
+    return message
 
 
 def _check_spec_size(spec: pb.EvaluationSpec) -> None:

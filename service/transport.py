@@ -3,7 +3,8 @@
 gRPC's request iterator blocks until the client sends something, for as long as the
 call lives. A client that opens an upload and goes quiet would hold a server thread
 and a temp file forever, so :class:`IdleGuardedStream` reads the iterator on a helper
-thread and gives up after ``idle_seconds`` without a message (DEADLINE_EXCEEDED). A
+thread and gives up after ``idle_seconds`` without a message, or when the whole upload
+outlasts its total time limit (DEADLINE_EXCEEDED). A
 client that cancels, or whose deadline passes, makes the iterator raise; that becomes
 :class:`ClientGone`, which unwinds the upload (its temp file is removed on the way)
 without being logged as a server fault. :class:`Slots` refuses work past a cap with
@@ -12,8 +13,10 @@ RESOURCE_EXHAUSTED instead of queueing it without bound.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -45,11 +48,17 @@ class _End:
 
 
 class IdleGuardedStream(Generic[T]):
-    """Iterates a client stream, raising UploadIdle after ``idle_seconds`` of silence."""
+    """Iterates a client stream, raising UploadIdle after ``idle_seconds`` of silence
+    or once the whole stream has taken ``total_seconds`` (a client trickling bytes just
+    often enough to stay under the idle limit would otherwise hold its slot for days)."""
 
-    def __init__(self, source: Iterator[T], idle_seconds: float) -> None:
+    def __init__(
+        self, source: Iterator[T], idle_seconds: float, total_seconds: float = math.inf
+    ) -> None:
         self._source = source
         self._idle_seconds = idle_seconds
+        self._deadline = time.monotonic() + total_seconds
+        self._total_seconds = total_seconds
         self._queue: queue.Queue[T | _End | BaseException] = queue.Queue(_READ_AHEAD)
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="upload-reader", daemon=True)
@@ -77,13 +86,25 @@ class IdleGuardedStream(Generic[T]):
         return self
 
     def __next__(self) -> T:
+        left = self._deadline - time.monotonic()
         try:
-            item = self._queue.get(timeout=self._idle_seconds)
+            item = self._queue.get(timeout=max(0.0, min(self._idle_seconds, left)))
         except queue.Empty:
             self.close()
+            if left <= self._idle_seconds:
+                raise UploadIdle(
+                    f"the upload took longer than the server's limit of"
+                    f" {self._total_seconds:g} s and was abandoned"
+                ) from None
             raise UploadIdle(
                 f"the upload sent nothing for {self._idle_seconds:g} s and was abandoned"
             ) from None
+        if time.monotonic() > self._deadline:
+            self.close()
+            raise UploadIdle(
+                f"the upload took longer than the server's limit of {self._total_seconds:g} s"
+                " and was abandoned"
+            )
         if isinstance(item, _End):
             self.close()
             raise StopIteration

@@ -35,6 +35,7 @@ import struct
 import sys
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -83,11 +84,15 @@ _ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:[/\\][\w.@+~-]+){2,}[/\
 MAX_MESSAGE_CHARS = 400
 
 
+def scrub_paths(text: str) -> str:
+    """The text with every absolute file system path replaced by ``<path>``."""
+    return _ABSOLUTE_PATH.sub("<path>", text)
+
+
 def sanitize(message: str) -> str:
     """One line, no absolute paths, bounded length: safe to put in a status detail."""
     first = message.strip().splitlines()[0] if message.strip() else ""
-    first = _ABSOLUTE_PATH.sub("<path>", first)
-    return first[:MAX_MESSAGE_CHARS]
+    return scrub_paths(first)[:MAX_MESSAGE_CHARS]
 
 
 # -- results ---------------------------------------------------------------------------
@@ -122,12 +127,20 @@ def _dims(value_info: Any) -> list[int]:
     return [d.dim_value if d.HasField("dim_value") else -1 for d in shape.dim]
 
 
-def _tensor_info(value_info: Any) -> pb.TensorInfo:
+def _type_name(elem_type: int) -> str:
+    """ONNX element type name; numbers this onnx does not know are shown as such."""
     import onnx
 
+    try:
+        return str(onnx.TensorProto.DataType.Name(elem_type))
+    except ValueError:
+        return f"type {elem_type}"
+
+
+def _tensor_info(value_info: Any) -> pb.TensorInfo:
     elem = value_info.type.tensor_type.elem_type
-    name = onnx.TensorProto.DataType.Name(elem).lower() if elem else "unknown"
-    return pb.TensorInfo(name=value_info.name, elem_type=name, shape=_dims(value_info))
+    name = _type_name(elem).lower() if elem else "unknown"
+    return pb.TensorInfo(name=value_info.name[:200], elem_type=name, shape=_dims(value_info))
 
 
 def _refuse_foreign_formats(head: bytes) -> None:
@@ -288,7 +301,6 @@ def runtime_limits() -> tuple[int, int]:
 
 def _check_versions(model: Any) -> tuple[int, int] | None:
     """Checks IR version and opset against onnxruntime; returns (from, to) when lowered."""
-    import onnx
     import onnxruntime as ort
     from onnx import helper
 
@@ -304,7 +316,7 @@ def _check_versions(model: Any) -> tuple[int, int] | None:
         return None
     needed = helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
     exotic = {
-        onnx.TensorProto.DataType.Name(t)
+        _type_name(t)
         for graph, _ in _graphs(model.graph)
         for t in _element_types(graph)
         if t and t not in _CLASSIC_TYPES
@@ -473,8 +485,16 @@ def _check_archive(path: Path, limits: ValidationLimits) -> None:
                         " archive has (a zip bomb?)"
                     )
                 with archive.open(entry) as stream:
-                    _check_array_header(stream, entry)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+                    try:
+                        _check_array_header(stream, entry)
+                    except InvalidArgument:
+                        raise
+                    except Exception as exc:  # numpy's header parser raises many types
+                        raise InvalidArgument(
+                            f"array {entry.filename[:80]!r} has a malformed .npy header"
+                        ) from exc
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            zlib.error) as exc:  # fmt: skip
         raise InvalidArgument("not a valid .npz file (expected numpy.savez output)") from exc
     except (ValueError, struct.error, OSError) as exc:
         raise InvalidArgument(
@@ -521,7 +541,7 @@ def load_dataset(
             raw_range = archive["input_range"] if "input_range" in names else None
     except InvalidArgument:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise InvalidArgument("not a valid .npz file (expected numpy.savez output)") from exc
     except ValueError as exc:
         # numpy raises ValueError for object arrays when allow_pickle=False.
@@ -667,6 +687,7 @@ def validate_upload(
 
 def _child_main() -> int:
     """The validator process: one JSON request on stdin, one JSON answer on stdout."""
+    sandbox.die_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     request = json.loads(sys.stdin.read())
     limits = ValidationLimits(**request["limits"])
@@ -690,6 +711,13 @@ def _child_main() -> int:
         return sandbox.EXIT_OUT_OF_MEMORY
     except ServiceError as exc:
         answer = {"ok": False, "code": exc.code.name, "message": str(exc)}
+    except Exception as exc:  # a validation bug: refuse the upload, keep the story in the log
+        log.exception("validation of a %s failed unexpectedly", request["kind"])
+        answer = {
+            "ok": False,
+            "code": "INVALID_ARGUMENT",
+            "message": f"the {request['kind']} could not be validated ({type(exc).__name__})",
+        }
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
     return 0

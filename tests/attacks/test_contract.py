@@ -56,8 +56,8 @@ def test_contract_on_digits(attack, norm, digits_case):
     target = _target_for(attack, digits_case)
     lo, hi = digits_case.input_range
     accuracies = []
-    events: list[float] = []
     for eps in EPSILONS[norm]:
+        events: list[float] = []
         run = attack.generate(
             target,
             x,
@@ -75,6 +75,9 @@ def test_contract_on_digits(attack, norm, digits_case):
         size = np.abs(delta).max(1) if norm == "linf" else np.linalg.norm(delta, axis=1)
         assert size.max() <= eps * (1 + 1e-5) + 1e-6
         assert run.params["seed"] == 3
+        # Progress: fractions in [0, 1], never going back, ending at 1.
+        assert events and events[-1] == 1.0 and events == sorted(events)
+        assert all(0.0 <= e <= 1.0 for e in events)
         if attack.counts_queries:
             assert run.queries is not None and run.queries >= 0
             assert attack.needs is Need.GRADIENTS or run.queries >= len(x)
@@ -85,7 +88,6 @@ def test_contract_on_digits(attack, norm, digits_case):
     assert accuracies[0] <= clean
     assert all(b <= a for a, b in itertools.pairwise(accuracies)), accuracies
     assert accuracies[-1] < clean, "the attack never changed a prediction"
-    assert events and events[-1] == 1.0 and all(0.0 <= e <= 1.0 for e in events)
 
 
 @pytest.mark.parametrize(("attack", "norm"), list(_cases()))

@@ -81,14 +81,14 @@ def test_pgd_agrees_with_art(eps, digits_case, art_classifier):
     assert abs(ours_acc - theirs_acc) <= 0.01, (ours_acc, theirs_acc)
 
 
-@pytest.mark.parametrize("eps", [0.5, 1.0])
-def test_pgd_l2_agrees_with_art(eps, digits_case, art_classifier):
-    # With L2 random starts the robust accuracy of one run spreads by ~1 point across
-    # seeds for either implementation (measured: 0.56%..1.85% at eps=1.0), so both
-    # sides are averaged over three seeds before comparing.
+@pytest.mark.parametrize(("eps", "seeds"), [(0.5, 1), (1.0, 3)])
+def test_pgd_l2_agrees_with_art(eps, seeds, digits_case, art_classifier):
+    # At eps=1.0 the robust accuracy of one L2 run spreads by ~1 point across seeds for
+    # either implementation (measured: 0.56%..1.85%), so both sides are averaged over
+    # three seeds there; at eps=0.5 five seeds stayed within 0.9 points, one suffices.
     steps, step_size = 20, eps / 8
     ours, theirs = [], []
-    for seed in range(3):
+    for seed in range(seeds):
         run = get_attack("pgd").generate(
             digits_case.target,
             digits_case.x,

@@ -85,3 +85,34 @@ def test_cw_and_deepfool_respect_a_finite_epsilon(digits_case):
         acc_bounded = (digits_case.predict_labels(bounded.x_adv) == y).mean()
         acc_unbounded = (digits_case.predict_labels(unbounded.x_adv) == y).mean()
         assert acc_unbounded <= acc_bounded, name
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_hopskipjump_matches_art(norm, digits_case):
+    """Own batched HopSkipJump vs ART's per-sample one, same budget, labels only."""
+    x, y = digits_case.x[:30], digits_case.y[:30]
+    budget = {"max_iter": 5, "max_eval": 200, "init_eval": 20, "init_size": 100}
+    t = digits_case.target
+    from robustedge.attacks import AttackTarget
+
+    ours = get_attack("hopskipjump").generate(
+        AttackTarget(t.predict, None, t.num_classes, t.input_shape), x, y, epsilon=math.inf,
+        norm=norm, params=budget, input_range=digits_case.input_range, seed=0,
+    )  # fmt: skip
+    black_box = art_classification.BlackBoxClassifierNeuralNetwork(
+        t.predict, input_shape=t.input_shape, nb_classes=t.num_classes,
+        clip_values=digits_case.input_range,
+    )  # fmt: skip
+    np.random.seed(0)
+    theirs = art_evasion.HopSkipJump(
+        black_box, norm=2 if norm == "l2" else np.inf, verbose=False, **budget
+    ).generate(x)
+    s_ours, s_theirs = _success(digits_case, x, y, ours.x_adv), _success(digits_case, x, y, theirs)
+    assert abs(s_ours - s_theirs) <= 0.02, (s_ours, s_theirs)
+
+    def median_distance(adv):
+        fooled = digits_case.predict_labels(adv) != y
+        d = (adv - x).reshape(len(x), -1)[fooled]
+        return float(np.median(np.linalg.norm(d, axis=1) if norm == "l2" else np.abs(d).max(1)))
+
+    assert median_distance(ours.x_adv) <= 1.1 * median_distance(theirs)

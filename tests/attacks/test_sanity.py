@@ -150,3 +150,32 @@ def test_every_code_is_documented():
     text = DOCS.read_text()
     for code in sanity.CODES:
         assert re.search(rf"^#+ .*`{code}`", text, re.M), f"{code} missing from docs/flags.md"
+
+
+def test_no_false_alarms_on_a_healthy_float_model(digits_case):
+    """Real runs on the float digits model: white-box and black-box curves raise no flag."""
+    from robustedge.attacks import AttackTarget, get_attack, summarize
+
+    x, y = digits_case.x[:200], digits_case.y[:200]
+    t = digits_case.target
+    black_box = AttackTarget(t.predict, None, t.num_classes, t.input_shape)
+    clean = digits_case.predict_labels(x)
+    rows = []
+    for attack, target, params, mode in (
+        ("fgsm", t, {}, "white_box"),
+        ("pgd", t, {"steps": 20}, "white_box"),
+        ("square", black_box, {"queries": 300}, "black_box"),
+    ):
+        for eps in (0.05, 0.1, 0.2):
+            run = get_attack(attack).generate(
+                target, x, y, epsilon=eps, norm="linf", params=params,
+                input_range=digits_case.input_range, seed=0,
+            )  # fmt: skip
+            metrics = summarize(x, run.x_adv, y, clean, digits_case.predict_labels(run.x_adv))
+            rows.append(
+                {"attack": attack, "mode": mode, "epsilon": eps, "norm": "linf",
+                 "source_variant": "base", "target_variant": "base", **metrics}
+            )  # fmt: skip
+    assert sanity.check_results(rows) == []
+    assert sanity.check_softmax_outputs("base", t.predict(x)) == []
+    assert sanity.check_gradients("base", sanity.gradient_nonzero_fraction(t.module, x, y)) == []

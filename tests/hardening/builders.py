@@ -18,6 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from robustedge.client import messages as pb
+from robustedge.v1 import evaluation_pb2_grpc as pb_grpc
 
 CHUNK = 1 << 20
 CLASSES = 10
@@ -112,3 +113,13 @@ def call_code(call: Callable[[], object]) -> tuple[grpc.StatusCode, str, object]
     except grpc.RpcError as error:
         return error.code(), error.details() or "", None
     return grpc.StatusCode.OK, "", response
+
+
+def upload(
+    stub: pb_grpc.EvaluationServiceStub,
+    kind: str,
+    chunks: Iterator[pb.UploadChunk],
+    timeout: float = 60,
+) -> pb.Artifact:
+    method = stub.UploadModel if kind == "model" else stub.UploadDataset
+    return method(chunks, timeout=timeout)

@@ -17,22 +17,27 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from builders import call_code, tiny_dataset_arrays, tiny_model  # noqa: E402
-from scoreboard import BOARD, FORBIDDEN_IN_DETAILS  # noqa: E402
-from server_process import ServerProcess, start_server  # noqa: E402
+from builders import call_code, tiny_dataset_arrays, tiny_model
+from scoreboard import BOARD, FORBIDDEN_IN_DETAILS
+from server_process import ServerProcess, start_server
 
-from robustedge.client import messages as pb  # noqa: E402
-from robustedge.v1 import evaluation_pb2_grpc as pb_grpc  # noqa: E402
+from robustedge.v1 import evaluation_pb2_grpc as pb_grpc
 
 # Tight limits so that every limit can be reached quickly by a test.
 HARDENED_FLAGS = [
-    "--upload-idle-seconds", "2",
-    "--max-dataset-mb", "64",
-    "--max-concurrent-uploads", "4",
-    "--max-pending-jobs", "2",
-    "--max-upload-mb", "256",
-    "--drain-seconds", "5",
-]  # fmt: skip
+    "--upload-idle-seconds",
+    "2",
+    "--max-dataset-mb",
+    "64",
+    "--max-concurrent-uploads",
+    "4",
+    "--max-pending-jobs",
+    "2",
+    "--max-upload-mb",
+    "256",
+    "--drain-seconds",
+    "5",
+]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -94,12 +99,12 @@ Expect = Callable[..., object]
 def expect() -> Expect:
     """expect(category, case, call, code): runs the call, records it, asserts the code."""
 
-    def run(
-        category: str, case: str, call: Callable[[], object], code: grpc.StatusCode
-    ) -> object:
+    def run(category: str, case: str, call: Callable[[], object], code: grpc.StatusCode) -> object:
         actual, details, response = call_code(call)
         BOARD.record(category, case, code, actual, details)
-        assert actual == code, f"{category}/{case}: expected {code.name}, got {actual.name}: {details}"
+        assert actual == code, (
+            f"{category}/{case}: expected {code.name}, got {actual.name}: {details}"
+        )
         for marker in FORBIDDEN_IN_DETAILS:
             assert marker not in details, f"{marker!r} leaked in {details!r}"
         if BOARD.canary_token:
@@ -120,9 +125,3 @@ def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     onnx.save(tiny_model(), str(model))
     np.savez(dataset, **tiny_dataset_arrays())  # type: ignore[arg-type]
     return model, dataset
-
-
-def upload(stub: pb_grpc.EvaluationServiceStub, kind: str, chunks: Iterator[pb.UploadChunk],
-           timeout: float = 60) -> pb.Artifact:  # fmt: skip
-    method = stub.UploadModel if kind == "model" else stub.UploadDataset
-    return method(chunks, timeout=timeout)

@@ -20,7 +20,7 @@ FORBIDDEN_IN_DETAILS = (
     "/tmp/",
     "/home/",
     "site-packages",
-    ".py\"",
+    '.py"',
     ".py:",
     "onnxruntime_src",
 )
@@ -104,11 +104,12 @@ class Scoreboard:
             rows.append(f"  temp bytes left after faults: {left} ({faults})")
         if self.jobs:
             rows.append(
-                "  jobs after SIGKILL: "
-                + ", ".join(f"{k} {v}" for k, v in self.jobs.items())
+                "  jobs after SIGKILL: " + ", ".join(f"{k} {v}" for k, v in self.jobs.items())
             )
         if self.drain:
-            rows.append("  SIGTERM drain: " + ", ".join(f"{k} {v:g}" for k, v in self.drain.items()))
+            rows.append(
+                "  SIGTERM drain: " + ", ".join(f"{k} {v:g}" for k, v in self.drain.items())
+            )
         if self.fuzz:
             rows.append("  fuzz: " + ", ".join(f"{k} {v}" for k, v in self.fuzz.items()))
         if self.load:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import psutil
 
-# The process title Ray gives a worker while it runs our task function.
-UNIT_TASK_TITLE = "ray::run_unit_task"
+# The process title Ray gives a worker while it runs a unit (``ray::`` + the task name).
+UNIT_TASK_TITLE = "ray::robustedge:"
 START_TIMEOUT = 120.0
 
 
@@ -64,13 +64,18 @@ class RayNode:
         except psutil.NoSuchProcess:
             return []
 
-    def running_units(self) -> list[psutil.Process]:
-        """Worker processes of this node that are running a RobustEdge unit right now."""
-        running = []
+    def running_units(self) -> dict[int, str]:
+        """Worker pid -> the RobustEdge unit it runs right now, on this node.
+
+        Ray titles a worker process after the task it executes, and the executor names
+        each task ``robustedge:<job>:<unit>``.
+        """
+        running = {}
         for process in self.processes():
             with contextlib.suppress(psutil.Error):
-                if " ".join(process.cmdline()).startswith(UNIT_TASK_TITLE):
-                    running.append(process)
+                title = " ".join(process.cmdline()).strip()
+                if title.startswith(UNIT_TASK_TITLE):
+                    running[process.pid] = title.removeprefix(UNIT_TASK_TITLE).split(":", 1)[1]
         return running
 
     def kill(self) -> None:
@@ -103,6 +108,10 @@ class RayCluster:
     @property
     def address(self) -> str:
         return f"{self.nodes[0].ip}:{self.gcs_port}"
+
+    def alive(self) -> list[RayNode]:
+        """The nodes whose ``ray start`` still runs (not killed)."""
+        return [node for node in self.nodes if node.process.poll() is None]
 
     def _environment(self) -> dict[str, str]:
         autoscaler_port, dashboard_port = free_ports(2)

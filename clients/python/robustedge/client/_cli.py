@@ -4,6 +4,7 @@
         [--server ADDR] [--json F] [--html F] [--markdown F] [--junit F] [--gate EXPR]...
     robustedge jobs [--limit N]
     robustedge report JOB [--json F] [--html F] [--markdown F] [--junit F] [--gate EXPR]...
+    robustedge download JOB [NAME] [--out F]
     robustedge cancel JOB
     robustedge capabilities
 
@@ -72,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = commands.add_parser("jobs", help="list jobs, newest first")
     jobs.add_argument("--limit", type=int, default=20)
+
+    download = commands.add_parser(
+        "download", help="download a file a job kept (see the report's files)"
+    )
+    download.add_argument("job", help="job id")
+    download.add_argument("name", nargs="?", help="file name; omit to list the job's files")
+    download.add_argument("--out", type=Path, help="where to write it (default: its base name)")
 
     cancel = commands.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job", help="job id")
@@ -158,6 +166,16 @@ def _jobs(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _download(client: Client, args: argparse.Namespace) -> int:
+    if args.name is None:
+        for kept in client.report(args.job).report.files:
+            _out(f"{kept.name}  {kept.size_bytes:>10,} bytes  {kept.description}")
+        return EXIT_OK
+    target = client.download(args.job, args.name, args.out or Path(Path(args.name).name))
+    _out(f"wrote {target}")
+    return EXIT_OK
+
+
 def _cancel(client: Client, args: argparse.Namespace) -> int:
     job = client.cancel(args.job)
     _out(f"{job.id} {state_name(job.state)}")
@@ -180,6 +198,7 @@ _COMMANDS = {
     "evaluate": _evaluate,
     "report": _report,
     "jobs": _jobs,
+    "download": _download,
     "cancel": _cancel,
     "capabilities": _capabilities,
 }

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -38,6 +40,8 @@ CHUNK_BYTES = 1 << 20
 TERMINAL = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
 T = TypeVar("T")
+# Status codes worth another try: a server at its limits or restarting.
+_RETRYABLE = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
 JobRef: TypeAlias = pb.Job | str
 ArtifactRef: TypeAlias = pb.Artifact | str
 SpecLike: TypeAlias = pb.EvaluationSpec | dict[str, Any] | str | os.PathLike[str] | None
@@ -61,7 +65,9 @@ class Client:
 
     ``address`` defaults to ``$ROBUSTEDGE_SERVER`` or 127.0.0.1:50051, ``token`` to
     ``$ROBUSTEDGE_TOKEN``; the token is sent as a bearer token on every call.
-    ``timeout`` bounds each unary call in seconds (streams are not bounded).
+    ``timeout`` bounds each unary call in seconds (streams are not bounded);
+    ``retries`` is how often a busy (RESOURCE_EXHAUSTED) or unreachable
+    (UNAVAILABLE) server is retried, with exponential backoff.
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class Client:
         *,
         channel: grpc.Channel | None = None,
         timeout: float = 60.0,
+        retries: int = 5,
     ) -> None:
         self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
         token = token if token is not None else os.environ.get(TOKEN_ENV)
@@ -81,6 +88,7 @@ class Client:
         )
         self._stub = pb_grpc.EvaluationServiceStub(self._channel)
         self.timeout = timeout
+        self.retries = retries
 
     def close(self) -> None:
         if self._owns_channel:
@@ -93,10 +101,22 @@ class Client:
         self.close()
 
     def _call(self, method: Callable[..., T], request: Any, **kwargs: Any) -> T:
-        try:
-            return method(request, metadata=self._metadata, **kwargs)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        """Calls an RPC; a busy or briefly unreachable server is retried with backoff.
+
+        Every RPC of the service is safe to repeat (uploads are content-addressed,
+        submissions carry a request id), so RESOURCE_EXHAUSTED (a server at its caps)
+        and UNAVAILABLE are retried ``self.retries`` times. ``request`` may be a
+        zero-argument callable producing the request (a fresh upload stream per try).
+        """
+        for attempt in range(self.retries + 1):
+            try:
+                payload = request() if callable(request) else request
+                return method(payload, metadata=self._metadata, **kwargs)
+            except grpc.RpcError as error:
+                if attempt == self.retries or error.code() not in _RETRYABLE:
+                    raise from_rpc_error(error) from None
+                time.sleep(min(0.25 * 2**attempt, 5.0) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
 
     # -- uploads --------------------------------------------------------------------
 
@@ -125,7 +145,7 @@ class Client:
                 for block in iter(lambda: source.read(CHUNK_BYTES), b""):
                     yield pb.UploadChunk(data=block)
 
-        return self._call(method, chunks(), timeout=max(self.timeout, size / 5e6))
+        return self._call(method, chunks, timeout=max(self.timeout, size / 5e6))
 
     # -- jobs -----------------------------------------------------------------------
 
@@ -197,6 +217,28 @@ class Client:
         if html:
             request.formats.append(pb.REPORT_FORMAT_HTML)
         return self._call(self._stub.GetReport, request, timeout=max(self.timeout, 120.0))
+
+    def download(self, job: JobRef, name: str, path: str | os.PathLike[str]) -> Path:
+        """Downloads a file the job kept (``report.files``) to ``path``; verifies its sha256."""
+        listed = {f.name: f for f in self.report(job).report.files}
+        if name not in listed:
+            raise RobustEdgeError(f"job {_job_id(job)} kept no file {name!r}")
+        request = pb.DownloadJobFileRequest(job_id=_job_id(job), name=name)
+        target = Path(path)
+        digest = hashlib.sha256()
+        stream = self._call(self._stub.DownloadJobFile, request)
+        try:
+            with open(target, "wb") as out:
+                for chunk in stream:
+                    digest.update(chunk.data)
+                    out.write(chunk.data)
+        except grpc.RpcError as error:
+            target.unlink(missing_ok=True)
+            raise from_rpc_error(error) from None
+        if digest.hexdigest() != listed[name].sha256:
+            target.unlink(missing_ok=True)
+            raise RobustEdgeError(f"download of {name!r} was corrupted in transit; try again")
+        return target
 
     def capabilities(self) -> pb.Capabilities:
         return self._call(

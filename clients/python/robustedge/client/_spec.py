@@ -33,7 +33,10 @@ from google.protobuf import json_format, struct_pb2
 from robustedge.client._errors import SpecError
 from robustedge.v1 import evaluation_pb2 as pb
 
-_TOP_LEVEL = {"preset", "samples", "seed", "variants", "attacks", "latency", "gates", "fidelity"}
+_TOP_LEVEL = {
+    "preset", "samples", "seed", "variants", "attacks", "latency", "gates", "fidelity",
+    "keep_adversarial",
+}  # fmt: skip
 _ATTACK_KEYS = {"attack", "norm", "epsilons", "modes", "transfer_sources"}
 _MODES = {
     "white_box": pb.ATTACK_MODE_WHITE_BOX,
@@ -104,6 +107,10 @@ def spec_from_dict(raw: Any) -> tuple[str, pb.EvaluationSpec]:
         spec.latency.CopyFrom(_message(raw["latency"], pb.LatencySpec(), "latency"))
     if raw.get("fidelity") is not None:
         spec.fidelity.CopyFrom(_message(raw["fidelity"], pb.FidelitySpec(), "fidelity"))
+    keep = raw.get("keep_adversarial", False)
+    if not isinstance(keep, bool):
+        raise SpecError("keep_adversarial: expected true or false")
+    spec.keep_adversarial = keep
     gates = raw.get("gates") or []
     if not isinstance(gates, list) or not all(isinstance(g, str) for g in gates):
         raise SpecError("gates: expected a list of expressions")

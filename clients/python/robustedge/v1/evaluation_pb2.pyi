@@ -155,7 +155,7 @@ class DatasetInfo(_message.Message):
     def __init__(self, sha256: _Optional[str] = ..., samples: _Optional[int] = ..., sample_shape: _Optional[_Iterable[int]] = ..., classes: _Optional[int] = ..., label_min: _Optional[int] = ..., label_max: _Optional[int] = ..., input_min: _Optional[float] = ..., input_max: _Optional[float] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
-    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity")
+    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial")
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     VARIANTS_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +163,7 @@ class EvaluationSpec(_message.Message):
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     GATES_FIELD_NUMBER: _ClassVar[int]
     FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    KEEP_ADVERSARIAL_FIELD_NUMBER: _ClassVar[int]
     samples: int
     seed: int
     variants: _containers.RepeatedCompositeFieldContainer[VariantSpec]
@@ -170,7 +171,8 @@ class EvaluationSpec(_message.Message):
     latency: LatencySpec
     gates: _containers.RepeatedScalarFieldContainer[str]
     fidelity: FidelitySpec
-    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ...) -> None: ...
+    keep_adversarial: bool
+    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ...) -> None: ...
 
 class VariantSpec(_message.Message):
     __slots__ = ("name", "steps")
@@ -357,7 +359,7 @@ class RenderedDocument(_message.Message):
     def __init__(self, format: _Optional[_Union[ReportFormat, str]] = ..., media_type: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("job_id", "job_state", "model", "dataset", "spec", "variants", "attacks", "latency", "gates", "flags", "environment", "created_at", "seconds", "samples", "error")
+    __slots__ = ("job_id", "job_state", "model", "dataset", "spec", "variants", "attacks", "latency", "gates", "flags", "environment", "created_at", "seconds", "samples", "error", "files")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_STATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -373,6 +375,7 @@ class Report(_message.Message):
     SECONDS_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     job_state: JobState
     model: ModelInfo
@@ -388,7 +391,34 @@ class Report(_message.Message):
     seconds: float
     samples: int
     error: str
-    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[JobFile]
+    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ..., files: _Optional[_Iterable[_Union[JobFile, _Mapping]]] = ...) -> None: ...
+
+class JobFile(_message.Message):
+    __slots__ = ("name", "size_bytes", "sha256", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size_bytes: int
+    sha256: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class DownloadJobFileRequest(_message.Message):
+    __slots__ = ("job_id", "name")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    name: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class FileChunk(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
 
 class VariantResult(_message.Message):
     __slots__ = ("name", "steps", "ok", "error", "size_bytes", "sparsity", "clean_accuracy", "fidelity", "parameters", "build_seconds", "sha256", "gzip_size_bytes", "macs", "layers", "initializer_bytes_by_dtype")

@@ -83,6 +83,11 @@ class EvaluationServiceStub:
                 request_serializer=robustedge_dot_v1_dot_evaluation__pb2.GetCapabilitiesRequest.SerializeToString,
                 response_deserializer=robustedge_dot_v1_dot_evaluation__pb2.Capabilities.FromString,
                 _registered_method=True)
+        self.DownloadJobFile = channel.unary_stream(
+                '/robustedge.v1.EvaluationService/DownloadJobFile',
+                request_serializer=robustedge_dot_v1_dot_evaluation__pb2.DownloadJobFileRequest.SerializeToString,
+                response_deserializer=robustedge_dot_v1_dot_evaluation__pb2.FileChunk.FromString,
+                _registered_method=True)
 
 
 class EvaluationServiceServicer:
@@ -164,6 +169,14 @@ class EvaluationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DownloadJobFile(self, request, context):
+        """Streams a file a finished job kept (listed in Report.files), e.g. the
+        adversarial examples of an attack when the spec set keep_adversarial.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EvaluationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +224,11 @@ def add_EvaluationServiceServicer_to_server(servicer, server):
                     servicer.GetCapabilities,
                     request_deserializer=robustedge_dot_v1_dot_evaluation__pb2.GetCapabilitiesRequest.FromString,
                     response_serializer=robustedge_dot_v1_dot_evaluation__pb2.Capabilities.SerializeToString,
+            ),
+            'DownloadJobFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadJobFile,
+                    request_deserializer=robustedge_dot_v1_dot_evaluation__pb2.DownloadJobFileRequest.FromString,
+                    response_serializer=robustedge_dot_v1_dot_evaluation__pb2.FileChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -460,6 +478,33 @@ class EvaluationService:
             '/robustedge.v1.EvaluationService/GetCapabilities',
             robustedge_dot_v1_dot_evaluation__pb2.GetCapabilitiesRequest.SerializeToString,
             robustedge_dot_v1_dot_evaluation__pb2.Capabilities.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadJobFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/robustedge.v1.EvaluationService/DownloadJobFile',
+            robustedge_dot_v1_dot_evaluation__pb2.DownloadJobFileRequest.SerializeToString,
+            robustedge_dot_v1_dot_evaluation__pb2.FileChunk.FromString,
             options,
             channel_credentials,
             insecure,

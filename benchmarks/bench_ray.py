@@ -1,0 +1,163 @@
+"""Wall time of one job on a Ray cluster with 1 and with 2 worker nodes (issue 9).
+
+Method: a real loopback cluster (tests/ray/ray_cluster.py): a head with no CPUs
+(it hosts the service's driver and the progress queue, never a unit) and worker
+nodes with one CPU each, and a real ``robustedge-server --executor ray``. With one
+worker node, a warm-up job (fresh Ray workers pay the torch / INC / ART imports
+once) and then the timed job; then a second node joins, and again a warm-up job
+(it warms the new node) and the timed job. Wall time is the client's: submit to
+the job's end. The figure is the ratio 1-node / 2-node wall time (2.0 would be
+perfect scaling).
+
+Next to it, the cost model of docs/scaling.md, fed with the units' own seconds from
+the job store of the 1-node run: total work W (sum of unit seconds), the critical
+path C (the longest chain of dependent units), and the per-job overhead O (1-node
+wall minus W). Its prediction for n workers is ``O + max(C, W / n)``.
+
+This machine has 2 cores shared with the head's processes, the service and other
+people's work, so the measured ratio is a floor for what two real machines give.
+Run once; noisy machine. ``--out`` saves the rows (benchmarks/results_table.py).
+
+    .venv/bin/python benchmarks/bench_ray.py [--samples 500] [--out /tmp/ray.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "ray"))
+
+from ray_cluster import RayCluster  # noqa: E402
+from results_table import Row, save_rows  # noqa: E402
+from service_session import build_digits, scratch, server, unit_seconds  # noqa: E402
+
+
+def job_spec(samples: int) -> dict[str, Any]:
+    """Two compressed variants and two attacks at three epsilons: 14 units (prepare,
+    3 variants, 6 attack and 4 transfer units), up to 6 of them side by side."""
+    return {
+        "samples": samples,
+        "seed": 0,
+        "variants": [
+            {"name": "int8", "steps": [{"compressor": "quantize", "approach": "dynamic"}]},
+            {
+                "name": "pruned",
+                "steps": [{"compressor": "prune", "pattern": "unstructured", "sparsity": 0.5}],
+            },
+        ],
+        "attacks": [
+            {"attack": "fgsm", "epsilons": [0.03, 0.06, 0.1]},
+            {"attack": "pgd", "epsilons": [0.03, 0.06, 0.1], "steps": 100},
+        ],
+        "latency": {"disabled": True},
+    }
+
+
+def timed_job(address: str, digits: Any, spec: dict[str, Any]) -> tuple[str, float]:
+    """Submits one job and waits for it; returns its id and the client's wall time."""
+    from robustedge.client import Client
+    from robustedge.client import messages as pb
+
+    with Client(address, timeout=120) as client:
+        model = client.upload_model(digits.model)
+        dataset = client.upload_dataset(digits.dataset)
+        started = time.perf_counter()
+        job = client.submit(model, dataset, spec=spec)
+        final = client.wait(job)
+        seconds = time.perf_counter() - started
+    if final.state != pb.JOB_STATE_SUCCEEDED:
+        raise RuntimeError(f"job {final.id} ended in state {final.state}: {final.error}")
+    return final.id, seconds
+
+
+def critical_path(units: dict[str, float], spec: dict[str, Any]) -> float:
+    """The longest chain of dependent units (seconds), from the plan's dependencies."""
+    from robustedge.attacks import Need, get_attack
+    from robustedge.client import spec_from_dict
+    from robustedge.service.plan import plan_units
+
+    _, message = spec_from_dict(spec)
+    needs = {a.attack: get_attack(a.attack).needs == Need.GRADIENTS for a in message.attacks}
+    finish: dict[str, float] = {}
+    for unit in plan_units(message, needs):  # units come after their dependencies
+        ready = max((finish[d] for d in unit.depends), default=0.0)
+        finish[unit.key] = ready + units.get(unit.key, 0.0)
+    return max(finish.values())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--out", type=Path, help="save the rows as JSON")
+    args = parser.parse_args()
+    spec = job_spec(args.samples)
+    walls: dict[int, float] = {}
+    work: dict[int, dict[str, float]] = {}  # nodes -> unit -> seconds (the job store's)
+    cluster = RayCluster()
+    with scratch("re-bench-ray-") as scratch_dir:
+        digits = build_digits(scratch_dir)
+        try:
+            cluster.start_head(num_cpus=0).wait_started()
+            cluster.add_worker(num_cpus=1).wait_started()
+            load_before = os.getloadavg()[0]
+            with server(
+                scratch_dir / "data", ["--executor", "ray", "--ray-address", cluster.address]
+            ) as running:
+                for nodes in (1, 2):
+                    if nodes == 2:
+                        cluster.add_worker(num_cpus=1).wait_started()
+                    timed_job(running.address, digits, spec)  # warm-up
+                    job_id, walls[nodes] = timed_job(running.address, digits, spec)
+                    print(f"{nodes} worker node(s): {walls[nodes]:.1f} s wall", flush=True)
+                    recorded = unit_seconds(scratch_dir / "data", job_id)
+                    work[nodes] = {key: seconds for key, seconds, _ in recorded}
+            load_after = os.getloadavg()[0]
+        finally:
+            cluster.stop()
+    units = work[1]
+    work_total = sum(units.values())
+    path = critical_path(units, spec)
+    # With 2 nodes: how many units ran at once on average, and how much slower each
+    # unit got. Two at once but each ~2x slower means the cores were already taken.
+    concurrency = sum(work[2].values()) / walls[2]
+    inflation = sum(work[2].values()) / work_total
+    overhead = max(0.0, walls[1] - work_total)
+
+    def predicted(n: int) -> float:
+        return overhead + max(path, work_total / n)
+
+    ratio = walls[1] / walls[2]
+    print(
+        f"ratio 1-node / 2-node wall: {ratio:.2f} (perfect: 2.00; model: "
+        f"{predicted(1) / predicted(2):.2f})\n"
+        f"units: {len(units)}, work W = {work_total:.1f} s, critical path C = {path:.1f} s, "
+        f"overhead O = {overhead:.1f} s\n"
+        f"model wall O + max(C, W/n): 10 workers {predicted(10):.1f} s, "
+        f"100 workers {predicted(100):.1f} s (speedup {walls[1] / predicted(100):.1f}x)\n"
+        f"2 nodes: {concurrency:.2f} units at once on average, unit seconds x{inflation:.2f}"
+        f" of the 1-node run\n"
+        f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores)"
+    )
+    detail = (
+        f"1 node {walls[1]:.1f} s, 2 nodes {walls[2]:.1f} s; W {work_total:.1f} s, "
+        f"C {path:.1f} s, O {overhead:.1f} s; 2 nodes: {concurrency:.2f} units at once,"
+        f" unit seconds x{inflation:.2f}; load {load_before:.1f}/{load_after:.1f}"
+    )
+    rows = [
+        Row("9a", "Ray: wall 1 worker node / 2 worker nodes", ratio, detail=detail),
+        Row("9b", "Ray: cost model's wall for 10 workers", predicted(10), unit="s"),
+        Row("9c", "Ray: cost model's wall for 100 workers", predicted(100), unit="s"),
+    ]
+    if args.out is not None:
+        save_rows(rows, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

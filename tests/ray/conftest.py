@@ -1,0 +1,70 @@
+"""Fixtures for the Ray executor: a real loopback cluster and real server processes.
+
+One cluster (a head with one CPU and a separate worker node with one CPU) is
+shared by the module; it is started while the local executor computes the
+reference report, since both take tens of seconds on a small machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'robustedge[ray]'")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
+
+from ray_cluster import RayCluster
+from ray_spec import SPEC
+from server_process import ServerProcess, start_server
+
+from robustedge.client import Client
+
+
+@pytest.fixture(scope="module")
+def cluster_and_reference(
+    tmp_path_factory: pytest.TempPathFactory, digits: Any
+) -> Iterator[tuple[RayCluster, Any]]:
+    """Starts the cluster, computes the local executor's report meanwhile, then waits."""
+    cluster = RayCluster()
+    try:
+        head = cluster.start_head(num_cpus=1)
+        local = start_server(tmp_path_factory.mktemp("local-data"))
+        try:
+            with Client(local.address, timeout=60) as client:
+                reference = client.evaluate(digits.model, digits.dataset, spec=SPEC, progress=False)
+        finally:
+            assert local.stop() == 0, local.log.read_text()[-3000:]
+        head.wait_started()
+        cluster.add_worker(num_cpus=1).wait_started()
+        yield cluster, reference.report
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_and_reference: tuple[RayCluster, Any]) -> RayCluster:
+    return cluster_and_reference[0]
+
+
+@pytest.fixture(scope="module")
+def local_report(cluster_and_reference: tuple[RayCluster, Any]) -> Any:
+    """The report of the local (subprocess) executor for :data:`SPEC`."""
+    return cluster_and_reference[1]
+
+
+@pytest.fixture(scope="module")
+def ray_server(
+    tmp_path_factory: pytest.TempPathFactory, cluster: RayCluster
+) -> Iterator[ServerProcess]:
+    """A real server process whose executor is the cluster."""
+    server = start_server(
+        tmp_path_factory.mktemp("ray-data"),
+        extra_args=["--executor", "ray", "--ray-address", cluster.address],
+    )
+    yield server
+    assert server.stop() == 0, server.log.read_text()[-3000:]

@@ -1,0 +1,199 @@
+"""The Ray executor on a real loopback cluster, through a real server process.
+
+The cluster is a head and a separate worker node (``ray start``, one CPU each);
+the service joins it with ``--executor ray --ray-address``. Its reports must equal
+the local executor's for the same spec and seed, a worker node killed in the
+middle of a unit must not stop the job, and cancelling must kill running tasks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+import psutil
+import pytest
+from google.protobuf import json_format
+from ray_cluster import RayCluster, RayNode
+from ray_spec import SPEC
+from server_process import ServerProcess, start_server
+
+from robustedge.client import Client
+from robustedge.client import messages as pb
+from robustedge.service.store import JobStore
+
+pytestmark = pytest.mark.slow
+
+# Fields that differ between any two runs: identity, timestamps, durations, machine.
+VOLATILE = {"job_id", "created_at", "seconds", "build_seconds", "environment"}
+# "<date> <time> INFO <logger>: unit <key> started|finished on node <ip> pid <pid> ..."
+UNIT_LOG = re.compile(
+    r"^(\S+ \S+) INFO \S+: unit (\S+) (started|finished) on node (\S+) pid (\d+)", re.M
+)
+
+
+# One PGD unit of minutes: something to cancel while it runs.
+LONG_SPEC: dict[str, Any] = {
+    "samples": 100,
+    "attacks": [{"attack": "pgd", "epsilons": [0.1], "steps": 20000}],
+    "latency": {"disabled": True},
+}
+
+
+def comparable(report: pb.Report) -> dict[str, Any]:
+    """The report as a dict without the fields that never repeat."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in VOLATILE}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(json_format.MessageToDict(report, preserving_proto_field_name=True))
+
+
+def unit_log(server: ServerProcess, job_id: str) -> list[tuple[str, str, str, int]]:
+    """(unit, started|finished, node ip, pid) for every attempt, from the job's log."""
+    log = server.data_dir / "jobs" / job_id / "worker.log"
+    if not log.exists():
+        return []
+    return [
+        (m[2], m[3], m[4], int(m[5])) for m in UNIT_LOG.finditer(log.read_text(errors="replace"))
+    ]
+
+
+def most_units_at_once(server: ServerProcess, job_id: str) -> dict[str, int]:
+    """Node ip -> the most units that ran on it at the same time (from the log's clock)."""
+    log = (server.data_dir / "jobs" / job_id / "worker.log").read_text(errors="replace")
+    events = sorted(
+        # At equal milliseconds a unit's end sorts before the next one's start.
+        (datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f"), m[3] == "started", m[4])
+        for m in UNIT_LOG.finditer(log)
+    )
+    running: dict[str, int] = {}
+    most: dict[str, int] = {}
+    for _, started, ip in events:
+        running[ip] = running.get(ip, 0) + (1 if started else -1)
+        most[ip] = max(most.get(ip, 0), running[ip])
+    return most
+
+
+def submit(client: Client, digits: Any) -> pb.Job:
+    return client.submit(
+        client.upload_model(digits.model), client.upload_dataset(digits.dataset), spec=SPEC
+    )
+
+
+def wait_for_running_unit(
+    nodes: list[RayNode], min_age: float = 0.5, prefix: str = ""
+) -> tuple[RayNode, str, psutil.Process]:
+    """A node, a unit (key starting with ``prefix``) and the worker process seen
+    running it for at least ``min_age`` s."""
+    first_seen: dict[tuple[int, str], float] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for node in nodes:
+            for pid, unit in node.running_units().items():
+                seen = first_seen.setdefault((pid, unit), time.monotonic())
+                if unit.startswith(prefix) and time.monotonic() - seen >= min_age:
+                    return node, unit, psutil.Process(pid)
+        time.sleep(0.05)
+    raise AssertionError(f"no unit ran on {[n.ip for n in nodes]} within 120 s")
+
+
+def test_job_survives_a_killed_worker_node(
+    ray_server: ServerProcess, local_report: pb.Report, cluster: RayCluster, digits: Any
+) -> None:
+    """Runs first, while the cluster is cold: a fresh worker process spends seconds
+    importing torch, INC and ART inside its first unit, so that unit is still running
+    when the node dies (warm units of this small job last tens of milliseconds)."""
+    worker = cluster.nodes[1]
+    with Client(ray_server.address, timeout=60) as client:
+        job = submit(client, digits)
+        _, unit, process = wait_for_running_unit([worker])
+        worker.kill()
+        replacement = cluster.add_worker(num_cpus=1)  # capacity comes back, as it would
+        report = client.report(job).report
+    assert report.job_state == pb.JOB_STATE_SUCCEEDED
+    assert comparable(report) == comparable(local_report)
+    log = unit_log(ray_server, job.id)
+    attempts = [(event, ip, pid) for key, event, ip, pid in log if key == unit]
+    # The killed attempt started and never finished; Ray ran the unit again elsewhere.
+    assert ("started", worker.ip, process.pid) in attempts
+    assert ("finished", worker.ip, process.pid) not in attempts
+    assert any(event == "finished" and ip != worker.ip for event, ip, _ in attempts)
+    replacement.wait_started()
+
+
+def test_report_equals_the_local_executors(
+    ray_server: ServerProcess, local_report: pb.Report, cluster: RayCluster, digits: Any
+) -> None:
+    with Client(ray_server.address, timeout=60) as client:
+        job = submit(client, digits)
+        messages = {event.message for event in client.watch(job)}
+        report = client.report(job).report
+    assert report.job_state == pb.JOB_STATE_SUCCEEDED
+    assert [v.name for v in report.variants] == ["base", "int8"]
+    assert len(report.attacks) == 12  # 2 attacks x 2 epsilons x (2 white-box + 1 transfer)
+    assert comparable(report) == comparable(local_report)
+    # Progress from inside running units reached the watcher (not only "done" events).
+    assert any(m.startswith(("eps=", "checking ", "compressing ")) for m in messages), messages
+    # The units were spread over both live nodes: the head and a separate worker node,
+    # and each node (one CPU) ran one unit at a time: Ray's resource requests held.
+    assert most_units_at_once(ray_server, report.job_id) == {n.ip: 1 for n in cluster.alive()}
+
+
+def test_a_restarted_service_resumes_without_recomputing(
+    tmp_path_factory: pytest.TempPathFactory,
+    local_report: pb.Report,
+    cluster: RayCluster,
+    digits: Any,
+) -> None:
+    data_dir = tmp_path_factory.mktemp("ray-restart")
+    ray_args = ["--executor", "ray", "--ray-address", cluster.address]
+    first = start_server(data_dir, "first.log", ray_args)
+    with Client(first.address, timeout=60) as client:
+        job = submit(client, digits)
+        deadline = time.monotonic() + 120
+        while client.job(job).progress < 0.3:  # a few units recorded, most still to run
+            assert time.monotonic() < deadline, "the job made no progress in 120 s"
+            time.sleep(0.1)
+    assert first.stop() == 0, first.log.read_text()[-3000:]
+    store = JobStore(data_dir / "robustedge.sqlite")
+    try:
+        recorded = set(store.units(job.id))
+    finally:
+        store.close()
+    log = data_dir / "jobs" / job.id / "worker.log"
+    before_restart = len(log.read_text(errors="replace"))
+
+    second = start_server(data_dir, "second.log", ray_args)
+    try:
+        with Client(second.address, timeout=60) as client:
+            report = client.report(job).report
+    finally:
+        assert second.stop() == 0, second.log.read_text()[-3000:]
+    assert report.job_state == pb.JOB_STATE_SUCCEEDED
+    assert comparable(report) == comparable(local_report)
+    after = UNIT_LOG.finditer(log.read_text(errors="replace")[before_restart:])
+    rerun = {m[2] for m in after if m[3] == "started"}
+    assert recorded and rerun, (recorded, rerun)
+    assert not recorded & rerun, f"recorded units computed again: {recorded & rerun}"
+
+
+def test_cancel_kills_running_tasks(
+    ray_server: ServerProcess, cluster: RayCluster, digits: Any
+) -> None:
+    with Client(ray_server.address, timeout=60) as client:
+        model, dataset = client.upload_model(digits.model), client.upload_dataset(digits.dataset)
+        job = client.submit(model, dataset, spec=LONG_SPEC)
+        _, _, process = wait_for_running_unit(cluster.alive(), prefix="attack:")
+        client.cancel(job)
+        final = client.wait(job)
+    assert final.state == pb.JOB_STATE_CANCELLED
+    # force=True: the worker process running the unit is killed, not left to finish.
+    gone, _ = psutil.wait_procs([process], timeout=10)
+    assert gone, f"worker {process.pid} still runs after the job was cancelled"

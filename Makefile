@@ -11,6 +11,10 @@ ADDR ?= 127.0.0.1:50051
 
 # `make runtime-openvino`: the OpenVINO execution provider in its own virtualenv.
 include latency/openvino.mk
+# `make image`, `make image-edge`, `make test-container` (podman/buildah, debootstrap base).
+include containers/container.mk
+# `make bench`: benchmarks/ against torchattacks, ART and the hardware's limits.
+include benchmarks/bench.mk
 
 setup: $(STAMP)
 

@@ -44,8 +44,9 @@ EPSILON, STEP_SIZE = 8 / 255, 2 / 255
 # THREADS: one thread per contender by default. The machines this runs on are shared;
 # with other jobs on the two cores, a two-thread OpenMP pool waits at every barrier
 # for a descheduled partner (a forward+backward step took 7.6 s at two threads in a
-# loaded run, 0.3-0.5 s at one) and the ratios become noise. One thread keeps every contender doing the
-# same work the same way; ``--threads 2`` measures the parallel case on a quiet machine.
+# loaded run, 0.3-0.5 s at one) and the ratios become noise. One thread keeps every
+# contender doing the same work the same way; ``--threads 2`` measures the parallel
+# case on a quiet machine.
 Attack = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 

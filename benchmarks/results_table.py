@@ -99,11 +99,24 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
 
 
+def figure_order(row: Row) -> tuple[int, str]:
+    """1a, 1b, ..., 3, ..., 8: the issue's numbering, whatever order the figures ran in."""
+    digits = "".join(ch for ch in row.id if ch.isdigit())
+    return (int(digits) if digits else 0, row.id)
+
+
 def markdown(rows: list[Row], header: dict[str, Any]) -> str:
     """The table the README's performance section shows, with its provenance."""
+    rows = sorted(rows, key=figure_order)
+    load = ""
+    if "load_average_before" in header:  # how loaded the shared machine was
+        load = (
+            f"; 1-min load average {header['load_average_before'][0]} before, "
+            f"{header['load_average_after'][0]} after"
+        )
     lines = [
         f"Measured {header['date']} on {header['machine']} "
-        f"(`make bench`, {header['wall_seconds']:.0f} s).",
+        f"(`make bench`, {header['wall_seconds']:.0f} s{load}).",
         "",
         "| # | figure | measured | target | status | detail |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explanations import explain
-from results_table import ERROR, Row, failed_rows, load_rows, write
+from results_table import ERROR, Row, failed_rows, figure_order, load_rows, write
 
 HERE = Path(__file__).resolve().parent
 
@@ -94,8 +94,12 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     names = ["torch", "onnxruntime", "onnx", "numpy", "adversarial-robustness-toolbox"]
-    found = {name: md.version(name) for name in names}
-    found["torchattacks"] = md.version("torchattacks")  # missing = `make bench` was skipped
+    found: dict[str, str] = {}
+    for name in [*names, "torchattacks"]:
+        try:
+            found[name] = md.version(name)
+        except md.PackageNotFoundError:  # the figure that needs it turns into an ERROR row
+            found[name] = "not installed (run `make bench`: it builds .venv-bench)"
     found["python"] = platform.python_version()
     return found
 
@@ -146,6 +150,7 @@ def main() -> int:
     for figure in selected:
         figure_rows, timings[figure.name] = run_figure(figure, args.out_dir)
         rows += figure_rows
+    rows.sort(key=figure_order)
     for row in rows:
         row.why_missed = explain(row)
 

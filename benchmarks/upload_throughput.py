@@ -5,7 +5,8 @@ filesystem as the server's data dir, in 1 MiB blocks and fsyncs the copy (the se
 fsyncs what it stores). The upload goes through the SDK (``upload_model``: it hashes
 the file, then streams 1 MiB chunks; the server hashes and writes them, fsyncs,
 renames into the content-addressed store, then validates). Random bytes are not an
-ONNX model, so validation refuses the upload *after* it is stored: the transfer and
+ONNX model, so validation refuses the upload *after* it has been received, written
+and fsynced (the server validates the received file before committing it): the transfer and
 the server's memory are what this measures, and a refusal for any other reason
 fails the benchmark. Copies run before and after the upload (drift of a shared disk
 hits both sides); the ratio is upload throughput over the mean copy throughput.

@@ -12,6 +12,7 @@ stops (running jobs stay resumable: every finished unit is already recorded).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -156,6 +157,9 @@ def create_server(config: ServerConfig) -> RunningServer:
         raise OSError(f"cannot listen on {config.listen}")
     jobs.start()
     server.start()
+    # Imports torch, the attack and compressor registries and probes the runtimes in
+    # the background, so the first SubmitEvaluation does not pay for it (~1-2 s).
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(
@@ -184,3 +188,12 @@ def _fail_jobs_with_missing_inputs(store: JobStore, artifacts: ArtifactStore) ->
                 pb.JOB_STATE_FAILED,
                 "an uploaded file of this job is missing on the server; upload and submit again",
             )
+
+
+def _warm_up() -> None:
+    try:
+        from robustedge.service.capabilities import capabilities
+
+        capabilities()
+    except Exception:  # warming up is an optimisation; the first request will retry
+        log.exception("warm-up failed")

@@ -54,6 +54,8 @@ def test_markdown_keeps_errors_and_explains_misses() -> None:
     lines = text.splitlines()
     table = [line for line in lines if line.startswith("| ")]
     assert len(table) == 2 + len(rows())  # header, rule, every row (the failed one too)
+    ids = [line.split("|")[1].strip() for line in table[2:]]
+    assert ids == ["1a", "1b", "3", "4", "7c"]  # the numbering, not the run order
     assert any("| 1b |" in line and "ERROR" in line and "not installed" in line for line in table)
     assert "a \\| b" in text  # a pipe in a detail cannot break the table
     assert "- **3** eager torch" in text

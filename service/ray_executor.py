@@ -141,9 +141,13 @@ def _pin_torch_threads() -> None:
     one unit per CPU: on 2 loaded cores a digits PGD unit took 10x longer with 2
     threads than with 1. Thread counts can also change the last bits of float sums.
     """
+    # Outside a Ray worker (called in-process, as the tests do) the caller's threads are
+    # its own business; and ray.get_runtime_context() would start a local Ray instance.
+    if not ray.is_initialized():
+        return
     context = ray.get_runtime_context()
     if context.worker.mode != ray.WORKER_MODE:
-        return  # called in-process (tests): the caller's threads are its own business
+        return
     import torch
 
     cpus = context.get_assigned_resources().get("CPU", 1.0)
@@ -171,12 +175,12 @@ def run_unit_task(
             results[message["unit"]] = message["result"]
         else:
             failed.append(message["unit"])
-    _pin_torch_threads()
     channel = _ForwardingChannel(progress)
     with _job_log(Path(document["job_dir"])):
         # Where each attempt ran, for operators (and the tests that kill nodes).
         where = f"node {ray.util.get_node_ip_address()} pid {os.getpid()}"
         log.info("unit %s started on %s", unit["key"], where)
+        _pin_torch_threads()
         run_job({**document, "units": [unit], "results": results, "failed": failed}, channel)
         (done,) = channel.done
         log.info("unit %s finished on %s (ok: %s)", unit["key"], where, done["ok"])

@@ -75,24 +75,31 @@ def pgd(module, x, y, eps, steps=10, step_size=None):
     return adv.detach()
 
 
-def test_ste_pgd_is_at_least_as_strong_as_transfer(digits, quantized):
+def test_ste_pgd_is_as_strong_as_transfer_from_the_float_model(digits, quantized):
+    """PGD through the STE bridge breaks the int8 model as well as examples transferred
+    from the float model do, and exact (rounding) gradients do nothing.
+
+    The int8 model is nearly the float one, so the two attacks tie: over all 540
+    samples they land within one or two samples of each other, in either direction
+    (e.g. INC QDQ at eps 0.1: STE 0.550, transfer 0.548; at eps 0.05: 0.872 vs 0.876).
+    The digits model is retrained for each test session, so the check allows one
+    point either way rather than asserting a direction that a tie does not have.
+    """
     data = np.load(digits.dataset)
-    x, y = torch.from_numpy(data["x"][:120]), torch.from_numpy(data["y"][:120])
+    x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"])
     int8 = quantized["qoperator_channel"]
     target = session(int8)
-    white_box = pgd(convert(int8).module, x, y, eps=0.1)
-    transfer = pgd(convert(digits.model).module, x, y, eps=0.1)
 
     def accuracy(adv):
         return float((target.run(None, {"input": adv.numpy()})[0].argmax(1) == y.numpy()).mean())
 
     clean = accuracy(x)
-    assert accuracy(white_box) < clean - 0.2  # the STE gradient is a useful direction
-    # At least as strong as transfer from the float model. The int8 model is close to
-    # the float one, so the two attacks land within a sample of each other (on INC's
-    # QOperator digits over all 540 samples STE left 0.550, transfer 0.548): one
-    # sample of slack keeps the check about the gradient, not about a tie.
-    assert accuracy(white_box) <= accuracy(transfer) + 1 / len(y)
+    white_box = accuracy(pgd(convert(int8).module, x, y, eps=0.1))
+    transfer = accuracy(pgd(convert(digits.model).module, x, y, eps=0.1))
+    masked = accuracy(pgd(convert(int8, gradient="exact").module, x, y, eps=0.1))
+    assert white_box < clean - 0.2  # the STE gradient is a useful direction
+    assert white_box <= transfer + 0.01
+    assert masked > clean - 0.01  # exact semantics: zero gradients, the attack is inert
 
 
 # --- Single operators against onnxruntime ------------------------------------------------------

@@ -31,6 +31,9 @@ def cluster_and_reference(
 ) -> Iterator[tuple[RayCluster, Any]]:
     """Starts the cluster, computes the local executor's report meanwhile, then waits."""
     cluster = RayCluster()
+    patch = pytest.MonkeyPatch()
+    # The servers started below inherit it: drivers and nodes agree on no token auth.
+    patch.setenv("RAY_AUTH_MODE", "disabled")
     try:
         head = cluster.start_head(num_cpus=1)
         local = start_server(tmp_path_factory.mktemp("local-data"))
@@ -44,6 +47,7 @@ def cluster_and_reference(
         yield cluster, reference.report
     finally:
         cluster.stop()
+        patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -118,6 +118,9 @@ class RayCluster:
         return {
             **os.environ,
             "RAY_USAGE_STATS_ENABLED": "0",
+            # Explicit, so that a token in ~/.ray/auth_token (which makes `ray start
+            # --head` require one) cannot split the cluster into two minds.
+            "RAY_AUTH_MODE": "disabled",
             # These two default to fixed ports, which two clusters on a machine share.
             "AUTOSCALER_METRIC_PORT": str(autoscaler_port),
             "DASHBOARD_METRIC_PORT": str(dashboard_port),

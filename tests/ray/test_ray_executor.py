@@ -88,17 +88,29 @@ def submit(client: Client, digits: Any) -> pb.Job:
 
 
 def wait_for_running_unit(
-    nodes: list[RayNode], min_age: float = 0.5, prefix: str = ""
+    nodes: list[RayNode],
+    min_age: float = 0.5,
+    prefix: str = "",
+    started_in: tuple[ServerProcess, str] | None = None,
 ) -> tuple[RayNode, str, psutil.Process]:
     """A node, a unit (key starting with ``prefix``) and the worker process seen
-    running it for at least ``min_age`` s."""
+    running it for at least ``min_age`` s; with ``started_in`` (server, job id), only
+    once the unit's body has logged its start (a task's title is set before Ray has
+    even imported the task's module)."""
     first_seen: dict[tuple[int, str], float] = {}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        started = set()
+        if started_in is not None:
+            started = {(u, p) for u, e, _, p in unit_log(*started_in) if e == "started"}
         for node in nodes:
             for pid, unit in node.running_units().items():
                 seen = first_seen.setdefault((pid, unit), time.monotonic())
-                if unit.startswith(prefix) and time.monotonic() - seen >= min_age:
+                if (
+                    unit.startswith(prefix)
+                    and time.monotonic() - seen >= min_age
+                    and (started_in is None or (unit, pid) in started)
+                ):
                     return node, unit, psutil.Process(pid)
         time.sleep(0.05)
     raise AssertionError(f"no unit ran on {[n.ip for n in nodes]} within 120 s")
@@ -113,7 +125,7 @@ def test_job_survives_a_killed_worker_node(
     worker = cluster.nodes[1]
     with Client(ray_server.address, timeout=60) as client:
         job = submit(client, digits)
-        _, unit, process = wait_for_running_unit([worker])
+        _, unit, process = wait_for_running_unit([worker], started_in=(ray_server, job.id))
         worker.kill()
         replacement = cluster.add_worker(num_cpus=1)  # capacity comes back, as it would
         report = client.report(job).report
@@ -139,8 +151,9 @@ def test_report_equals_the_local_executors(
     assert [v.name for v in report.variants] == ["base", "int8"]
     assert len(report.attacks) == 12  # 2 attacks x 2 epsilons x (2 white-box + 1 transfer)
     assert comparable(report) == comparable(local_report)
-    # Progress from inside running units reached the watcher (not only "done" events).
-    assert any(m.startswith(("eps=", "checking ", "compressing ")) for m in messages), messages
+    # Progress from inside running units reached the watcher: a unit's first progress
+    # message is its stage ("fgsm on int8"); "done" events say "done".
+    assert any(" on " in m or m.startswith(("eps=", "checking ")) for m in messages), messages
     # The units were spread over both live nodes: the head and a separate worker node,
     # and each node (one CPU) ran one unit at a time: Ray's resource requests held.
     assert most_units_at_once(ray_server, report.job_id) == {n.ip: 1 for n in cluster.alive()}

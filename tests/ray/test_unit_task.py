@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 from ray_cluster import free_ports
 
 from robustedge.service.executor import WorkOrder
@@ -46,6 +47,8 @@ def test_a_unit_gets_the_results_of_its_dependencies(document: dict[str, Any]) -
     assert built["result"]["variants"][0]["fidelity"]["n"] == 50
     log = (Path(document["job_dir"]) / "worker.log").read_text()
     assert "unit variant:base finished on node" in log
+    # Outside a Ray worker the task body must not start a Ray instance of its own.
+    assert not ray.is_initialized()
 
 
 def test_a_failed_dependency_skips_the_unit(document: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import onnx
@@ -216,6 +216,33 @@ class QuantizeCompressor(Compressor):
         "with optional accuracy-aware tuning; weight-only 4/8-bit MatMul (RTN, GPTQ, AWQ)"
     )
     Config = QuantizeConfig
+
+    # Settings that only mean something for some approaches: a report lists the
+    # settings that shaped the variant, not every default of the other approaches.
+    _ONLY_FOR: ClassVar[dict[str, tuple[str, ...]]] = {
+        "weight_bits": ("weight_only",),
+        "group_size": ("weight_only",),
+        "weight_scheme": ("weight_only",),
+        "algorithm": ("weight_only",),
+        "format": ("static", "dynamic"),
+        "calibration_samples": ("static",),
+        "per_channel": ("static", "dynamic"),
+        "accuracy_tolerance": ("static", "dynamic"),
+        "tolerance_type": ("static", "dynamic"),
+        "max_trials": ("static", "dynamic"),
+    }
+
+    def config_dict(self, config: Any) -> dict[str, Any]:
+        values = super().config_dict(config)
+        if config.accuracy_tolerance is None:
+            # Without accuracy-aware tuning its two knobs are never read.
+            values.pop("tolerance_type", None)
+            values.pop("max_trials", None)
+        return {
+            key: value
+            for key, value in values.items()
+            if config.approach in self._ONLY_FOR.get(key, (config.approach,))
+        }
 
     def apply(
         self, model: onnx.ModelProto, config: QuantizeConfig, data: CompressionData

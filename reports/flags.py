@@ -35,6 +35,48 @@ EXPLANATIONS: dict[str, str] = {
         "be optimistic. Lower `samples` in the spec (or upload more data) so that a holdout "
         "split remains for calibration."
     ),
+    "vanishing_gradients": (
+        "Almost every entry of the input gradient is zero, so gradient attacks cannot move "
+        "the input: their robust accuracy reflects gradient masking, not robustness. Trust "
+        "the variant's transfer and black-box results instead (see docs/flags.md)."
+    ),
+    "softmax_outputs": (
+        "The model returns probabilities, not logits. Cross-entropy on probabilities "
+        "saturates for confident samples and score-based attacks see compressed margins. "
+        "The bridge attacks the tensor before the softmax where it can find it; prefer "
+        "APGD-DLR (scale-invariant) and black-box results when it cannot."
+    ),
+    "black_box_stronger_than_white_box": (
+        "A query-only attack beat a gradient attack on the same variant and budget. With "
+        "honest gradients that should not happen, so the white-box attack was probably "
+        "weakened by masking or a poor replica: its robust accuracy is overestimated."
+    ),
+    "transfer_stronger_than_white_box": (
+        "Examples crafted on another variant fooled this one more often than examples "
+        "crafted on it with its own gradients. Its gradients are likely masked or its "
+        "replica is off; treat its white-box numbers as an upper bound."
+    ),
+    "robust_accuracy_rises_with_epsilon": (
+        "A larger perturbation budget left more samples correct. A budget that contains "
+        "the smaller one can only do at least as well for the attacker, so the attack is "
+        "failing to optimise (too few steps, a bad step size or masked gradients)."
+    ),
+    "non_deterministic_outputs": (
+        "Two identical runs gave different outputs, so numbers are not reproducible with a "
+        "seed. Look for dropout or batch-norm in training mode, non-deterministic kernels or "
+        "unseeded randomness."
+    ),
+    "gradient_masking_under_rounding": (
+        "Quantized graphs round, and rounding has a zero gradient almost everywhere. The "
+        "bridge passes gradients straight through the rounding instead; this flag shows "
+        "how little gradient exact rounding semantics would leave, i.e. the robustness a "
+        "converter that rounds would have reported without any real robustness behind it."
+    ),
+    "model_ir_lowered": (
+        "The model declared an ONNX IR version the installed onnxruntime refuses; the "
+        "server lowered it to one it accepts, which is safe when nothing in the graph needs "
+        "the newer version. Numbers describe the lowered copy, which computes the same."
+    ),
 }
 
 

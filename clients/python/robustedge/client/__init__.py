@@ -7,10 +7,13 @@
         for attack in response.report.attacks:
             print(attack.attack, attack.epsilon, attack.target_variant, attack.robust_accuracy)
 
-The public names are re-exported here; the modules behind them are private.
+``AsyncClient`` is the asyncio twin; ``robustedge.client.testing.FakeServer`` is an
+in-process fake server to test your own pipelines against. The public names are
+re-exported here; the modules behind them are private.
 """
 
-from robustedge.client._client import Client, state_name
+from robustedge.client._aio import AsyncClient
+from robustedge.client._client import Client
 from robustedge.client._errors import (
     AuthenticationError,
     FailedPreconditionError,
@@ -24,10 +27,12 @@ from robustedge.client._errors import (
     SpecError,
     UnavailableError,
 )
+from robustedge.client._requests import state_name
 from robustedge.client._spec import load_spec_file, parse_number, spec_from_dict
 from robustedge.v1 import evaluation_pb2 as messages
 
 __all__ = [
+    "AsyncClient",
     "AuthenticationError",
     "Client",
     "FailedPreconditionError",

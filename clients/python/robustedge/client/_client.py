@@ -3,61 +3,34 @@
     from robustedge.client import Client
 
     with Client("127.0.0.1:50051") as client:
-        report = client.evaluate("model.onnx", "data.npz", preset="quick")
+        report = client.evaluate("model.onnx", "data.npz", preset="quick").report
         print(report.variants[0].clean_accuracy)
 
 Every RPC error is raised as a :mod:`robustedge.client` exception (see ``_errors``).
-A ``channel`` can be injected (tests, custom TLS or interceptors).
+A ``channel`` can be injected (tests, custom TLS or interceptors). The asyncio
+twin is :class:`robustedge.client.AsyncClient`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
-from robustedge.client._errors import (
-    JobFailedError,
-    RobustEdgeError,
-    SpecError,
-    from_rpc_error,
-)
-from robustedge.client._spec import load_spec_file, spec_from_dict
+from robustedge.client import _requests as requests
+from robustedge.client._errors import JobFailedError, RobustEdgeError, from_rpc_error
+from robustedge.client._requests import ArtifactRef, JobRef, SpecLike, state_name
 from robustedge.v1 import evaluation_pb2 as pb
 from robustedge.v1 import evaluation_pb2_grpc as pb_grpc
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-ADDRESS_ENV = "ROBUSTEDGE_SERVER"
-TOKEN_ENV = "ROBUSTEDGE_TOKEN"
-CHUNK_BYTES = 1 << 20
-TERMINAL = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
-
 T = TypeVar("T")
-# Status codes worth another try: a server at its limits or restarting.
-_RETRYABLE = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
-JobRef: TypeAlias = pb.Job | str
-ArtifactRef: TypeAlias = pb.Artifact | str
-SpecLike: TypeAlias = pb.EvaluationSpec | dict[str, Any] | str | os.PathLike[str] | None
 
-
-def _job_id(job: JobRef) -> str:
-    return job.id if isinstance(job, pb.Job) else job
-
-
-def _artifact_id(artifact: ArtifactRef) -> str:
-    return artifact.id if isinstance(artifact, pb.Artifact) else artifact
-
-
-def state_name(state: int) -> str:
-    """``JOB_STATE_SUCCEEDED`` -> ``succeeded``."""
-    return pb.JobState.Name(state).removeprefix("JOB_STATE_").lower()
+__all__ = ["Client", "state_name"]
 
 
 class Client:
@@ -79,12 +52,10 @@ class Client:
         timeout: float = 60.0,
         retries: int = 5,
     ) -> None:
-        self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
-        token = token if token is not None else os.environ.get(TOKEN_ENV)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.address, self._metadata = requests.address_and_metadata(address, token)
         self._owns_channel = channel is None
         self._channel = channel or grpc.insecure_channel(
-            self.address, options=[("grpc.max_receive_message_length", 64 * CHUNK_BYTES)]
+            self.address, options=requests.CHANNEL_OPTIONS
         )
         self._stub = pb_grpc.EvaluationServiceStub(self._channel)
         self.timeout = timeout
@@ -101,51 +72,39 @@ class Client:
         self.close()
 
     def _call(self, method: Callable[..., T], request: Any, **kwargs: Any) -> T:
-        """Calls an RPC; a busy or briefly unreachable server is retried with backoff.
+        """Calls an RPC, retrying a busy or briefly unreachable server with backoff.
 
-        Every RPC of the service is safe to repeat (uploads are content-addressed,
-        submissions carry a request id), so RESOURCE_EXHAUSTED (a server at its caps)
-        and UNAVAILABLE are retried ``self.retries`` times. ``request`` may be a
-        zero-argument callable producing the request (a fresh upload stream per try).
+        ``request`` may be a zero-argument callable producing the request (a fresh
+        upload stream per try).
         """
         for attempt in range(self.retries + 1):
             try:
                 payload = request() if callable(request) else request
                 return method(payload, metadata=self._metadata, **kwargs)
             except grpc.RpcError as error:
-                if attempt == self.retries or error.code() not in _RETRYABLE:
+                if attempt == self.retries or error.code() not in requests.RETRYABLE:
                     raise from_rpc_error(error) from None
-                time.sleep(min(0.25 * 2**attempt, 5.0) * (0.5 + random.random()))
+                time.sleep(requests.backoff_seconds(attempt))
         raise AssertionError("unreachable")
+
+    def _unary(self, method: Callable[..., T], request: Any) -> T:
+        return self._call(method, request, timeout=self.timeout)
 
     # -- uploads --------------------------------------------------------------------
 
     def upload_model(self, path: str | os.PathLike[str]) -> pb.Artifact:
         """Uploads an ONNX model; the server validates it. Returns the stored artifact."""
-        return self._upload(self._stub.UploadModel, Path(path))
+        return self._upload(self._stub.UploadModel, path)
 
     def upload_dataset(self, path: str | os.PathLike[str]) -> pb.Artifact:
         """Uploads an evaluation set (.npz with x, y, optional input_range)."""
-        return self._upload(self._stub.UploadDataset, Path(path))
+        return self._upload(self._stub.UploadDataset, path)
 
-    def _upload(self, method: Callable[..., pb.Artifact], path: Path) -> pb.Artifact:
-        try:
-            size = path.stat().st_size
-            digest = hashlib.sha256()
-            with open(path, "rb") as source:
-                for block in iter(lambda: source.read(CHUNK_BYTES), b""):
-                    digest.update(block)
-        except OSError as exc:
-            raise RobustEdgeError(f"cannot read {path}: {exc.strerror}") from exc
-
-        def chunks() -> Iterator[pb.UploadChunk]:
-            header = pb.UploadHeader(filename=path.name, size_bytes=size, sha256=digest.hexdigest())
-            yield pb.UploadChunk(header=header)
-            with open(path, "rb") as source:
-                for block in iter(lambda: source.read(CHUNK_BYTES), b""):
-                    yield pb.UploadChunk(data=block)
-
-        return self._call(method, chunks, timeout=max(self.timeout, size / 5e6))
+    def _upload(
+        self, method: Callable[..., pb.Artifact], path: str | os.PathLike[str]
+    ) -> pb.Artifact:
+        plan = requests.UploadPlan.of(path)
+        return self._call(method, plan.chunks, timeout=plan.timeout(self.timeout))
 
     # -- jobs -----------------------------------------------------------------------
 
@@ -164,36 +123,24 @@ class Client:
         A preset named in a spec file is used unless ``preset`` is given. ``request_id``
         makes the call idempotent (one is generated when omitted).
         """
-        spec_preset, message = _resolve_spec(spec)
-        message.gates.extend(gates)
-        request = pb.SubmitEvaluationRequest(
-            model_id=_artifact_id(model),
-            dataset_id=_artifact_id(dataset),
-            preset=preset or spec_preset,
-            spec=message,
-            request_id=request_id or uuid.uuid4().hex,
+        request = requests.submit_request(
+            model, dataset, preset=preset, spec=spec, gates=gates, request_id=request_id
         )
-        return self._call(self._stub.SubmitEvaluation, request, timeout=self.timeout)
+        return self._unary(self._stub.SubmitEvaluation, request)
 
     def job(self, job: JobRef) -> pb.Job:
-        return self._call(
-            self._stub.GetJob, pb.GetJobRequest(job_id=_job_id(job)), timeout=self.timeout
-        )
+        return self._unary(self._stub.GetJob, pb.GetJobRequest(job_id=requests.job_id(job)))
 
     def jobs(self, limit: int = 50) -> list[pb.Job]:
-        response = self._call(
-            self._stub.ListJobs, pb.ListJobsRequest(limit=limit), timeout=self.timeout
-        )
-        return list(response.jobs)
+        return list(self._unary(self._stub.ListJobs, pb.ListJobsRequest(limit=limit)).jobs)
 
     def cancel(self, job: JobRef) -> pb.Job:
-        return self._call(
-            self._stub.CancelJob, pb.CancelJobRequest(job_id=_job_id(job)), timeout=self.timeout
-        )
+        return self._unary(self._stub.CancelJob, pb.CancelJobRequest(job_id=requests.job_id(job)))
 
     def watch(self, job: JobRef) -> Iterator[pb.ProgressEvent]:
         """Yields progress events until the job finishes (the first is the current state)."""
-        stream = self._call(self._stub.WatchJob, pb.WatchJobRequest(job_id=_job_id(job)))
+        request = pb.WatchJobRequest(job_id=requests.job_id(job))
+        stream = self._call(self._stub.WatchJob, request)
         try:
             yield from stream
         except grpc.RpcError as error:
@@ -201,10 +148,8 @@ class Client:
 
     def wait(self, job: JobRef) -> pb.Job:
         """Blocks until the job finishes; returns its final state."""
-        for _ in self.watch(job):
-            pass
         final = self.job(job)
-        while final.state not in TERMINAL:  # a watch stream cut short by the server
+        while final.state not in requests.TERMINAL:  # also when a stream was cut short
             for _ in self.watch(job):
                 pass
             final = self.job(job)
@@ -213,37 +158,33 @@ class Client:
     def report(self, job: JobRef, *, html: bool = False) -> pb.GetReportResponse:
         """Waits for the job, then returns its report (and the HTML page when asked)."""
         self.wait(job)
-        request = pb.GetReportRequest(job_id=_job_id(job))
-        if html:
-            request.formats.append(pb.REPORT_FORMAT_HTML)
-        return self._call(self._stub.GetReport, request, timeout=max(self.timeout, 120.0))
+        return self._call(
+            self._stub.GetReport,
+            requests.report_request(job, html),
+            timeout=max(self.timeout, 120.0),
+        )
 
     def download(self, job: JobRef, name: str, path: str | os.PathLike[str]) -> Path:
         """Downloads a file the job kept (``report.files``) to ``path``; verifies its sha256."""
-        listed = {f.name: f for f in self.report(job).report.files}
-        if name not in listed:
-            raise RobustEdgeError(f"job {_job_id(job)} kept no file {name!r}")
-        request = pb.DownloadJobFileRequest(job_id=_job_id(job), name=name)
+        expected = requests.kept_file(self.report(job).report, name)
+        request = pb.DownloadJobFileRequest(job_id=requests.job_id(job), name=name)
         target = Path(path)
         digest = hashlib.sha256()
-        stream = self._call(self._stub.DownloadJobFile, request)
         try:
             with open(target, "wb") as out:
-                for chunk in stream:
+                for chunk in self._call(self._stub.DownloadJobFile, request):
                     digest.update(chunk.data)
                     out.write(chunk.data)
         except grpc.RpcError as error:
             target.unlink(missing_ok=True)
             raise from_rpc_error(error) from None
-        if digest.hexdigest() != listed[name].sha256:
+        if digest.hexdigest() != expected.sha256:
             target.unlink(missing_ok=True)
             raise RobustEdgeError(f"download of {name!r} was corrupted in transit; try again")
         return target
 
     def capabilities(self) -> pb.Capabilities:
-        return self._call(
-            self._stub.GetCapabilities, pb.GetCapabilitiesRequest(), timeout=self.timeout
-        )
+        return self._unary(self._stub.GetCapabilities, pb.GetCapabilitiesRequest())
 
     def evaluate(
         self,
@@ -269,20 +210,6 @@ class Client:
         if final.state != pb.JOB_STATE_SUCCEEDED:
             raise JobFailedError(f"job {final.id} {state_name(final.state)}: {final.error}", final)
         return self.report(final, html=html)
-
-
-def _resolve_spec(spec: SpecLike) -> tuple[str, pb.EvaluationSpec]:
-    if spec is None:
-        return "", pb.EvaluationSpec()
-    if isinstance(spec, pb.EvaluationSpec):
-        copy = pb.EvaluationSpec()
-        copy.CopyFrom(spec)
-        return "", copy
-    if isinstance(spec, dict):
-        return spec_from_dict(spec)
-    if isinstance(spec, str | os.PathLike):
-        return load_spec_file(spec)
-    raise SpecError(f"spec must be a proto, a dict or a file path, not {type(spec).__name__}")
 
 
 def _show_progress(events: Iterator[pb.ProgressEvent]) -> None:

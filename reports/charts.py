@@ -255,6 +255,33 @@ def latency_bars(report: pb.Report, colors: dict[str, str]) -> list[Chart]:
     return [Chart(title, svg)]
 
 
+def sensitivity_bars(report: pb.Report) -> list[Chart]:
+    """Change in robust accuracy when one layer alone is pruned, most damaging first."""
+    rows = list(report.sensitivity)
+    if not rows:
+        return []
+    first = rows[0]
+    title = (
+        f"Layer sensitivity: robust accuracy change under {first.attack} "
+        f"(eps {first.epsilon:.4g}) when only that layer is pruned"
+    )
+    height = 1.2 + 0.32 * len(rows)
+    with new_figure(7.5, height, chart_id="sensitivity") as figure:
+        axes = figure.subplots()
+        labels = [f"{row.layer} ({row.op_type})" for row in rows]
+        changes = [row.robust_change for row in rows]
+        colors = ["#b2182b" if change < 0 else "#2166ac" for change in changes]
+        positions = list(range(len(rows)))
+        axes.barh(positions, changes, color=colors)
+        axes.set_yticks(positions, labels)
+        axes.invert_yaxis()  # most damaging layer on top
+        axes.axvline(0.0, color="#333333", linewidth=0.8)
+        axes.set_xlabel("robust accuracy change against the unchanged base model")
+        axes.grid(axis="y", visible=False)
+        svg = figure_to_svg(figure, chart_id="sensitivity", title=title)
+    return [Chart(title, svg)]
+
+
 def tradeoff_chart(data: Tradeoff, colors: dict[str, str]) -> list[Chart]:
     """Accuracy against latency, marker area proportional to file size, Pareto
     front circled and joined; clean accuracy left, worst-case robust right."""

@@ -410,6 +410,38 @@ def _transfer(report: pb.Report) -> str:
     return "".join(out)
 
 
+def _sensitivity(report: pb.Report) -> str:
+    out = ['<section id="sensitivity"><h2>Layer sensitivity</h2>']
+    if not report.sensitivity:
+        out.append(
+            '<p class="note">Not run (enable it with <code>sensitivity: {}</code> in the spec).'
+            "</p></section>"
+        )
+        return "".join(out)
+    out.append(
+        '<p class="note">Each prunable layer of the base model alone was pruned and the model'
+        " attacked again (same samples, attack and seed); layers whose pruning costs the most"
+        " robustness come first. Keep those in full precision when compressing.</p>"
+    )
+    out += [_figure(chart, "wide") for chart in charts.sensitivity_bars(report)]
+    rows = [
+        [
+            _e(row.layer),
+            _e(row.op_type),
+            _e(row.method),
+            _e(format_fraction(row.clean_accuracy)),
+            _change_html(row.clean_change),
+            _e(format_fraction(row.robust_accuracy)),
+            _change_html(row.robust_change),
+        ]
+        for row in report.sensitivity
+    ]
+    headers = ["Layer", "Op", "Change", "Clean acc.", "Δ clean", "Robust acc.", "Δ robust"]
+    out.append(_table(headers, rows))
+    out.append("</section>")
+    return "".join(out)
+
+
 def _latency(report: pb.Report, colors: dict[str, str]) -> str:
     out = ['<section id="latency"><h2>Latency</h2>']
     if not report.latency:
@@ -578,6 +610,7 @@ _SECTIONS = [
     ("variants", "Variants"),
     ("robustness", "Robustness"),
     ("transfer", "Transfer matrix"),
+    ("sensitivity", "Layer sensitivity"),
     ("latency", "Latency"),
     ("tradeoff", "Trade-off"),
     ("flags", "Flags"),
@@ -598,6 +631,7 @@ def render_html(report: pb.Report) -> str:
         _variants(report),
         _robustness(report, colors),
         _transfer(report),
+        _sensitivity(report),
         _latency(report, colors),
         _tradeoff(report, colors),
         _flags(report),

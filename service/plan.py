@@ -95,6 +95,17 @@ def plan_units(spec: pb.EvaluationSpec, needs_gradients: dict[str, bool]) -> lis
             for v in variants
             if v != source
         ]
+    if spec.sensitivity.enabled:
+        units.append(
+            Unit(
+                "sensitivity",
+                "sensitivity",
+                "layer sensitivity of base",
+                variant=BASE,
+                depends=(f"variant:{BASE}",),
+                weight=8,
+            )
+        )
     if not spec.latency.disabled:
         units += [
             Unit(f"latency:{v}", "latency", f"timing {v}", variant=v, depends=(f"variant:{v}",))

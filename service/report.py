@@ -85,6 +85,8 @@ def assemble(
             _parse(row, report.latency.add())
         for row in record.result.get("files", []):
             _parse(row, report.files.add())
+        for row in record.result.get("sensitivity", []):
+            _parse(row, report.sensitivity.add())
         flags.extend(record.result.get("flags", []))
 
     flags.extend(_sanity_flags(report))

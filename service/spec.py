@@ -166,6 +166,7 @@ def validate(spec: pb.EvaluationSpec, *, input_range: tuple[float, float]) -> pb
     _validate_attacks(spec, input_range)
     _validate_latency(spec.latency)
     _validate_gates(spec)
+    _validate_sensitivity(spec, input_range)
     if spec.fidelity.max_abs_diff < 0 or not 0 <= spec.fidelity.min_top1_agreement <= 1:
         raise InvalidArgument(
             "spec.fidelity thresholds must be max_abs_diff >= 0, 0 <= agreement <= 1"
@@ -290,6 +291,26 @@ def latency_configs(latency: pb.LatencySpec) -> list[Any]:
         min_iterations=int(latency.min_iterations),
         max_seconds=float(latency.max_seconds),
     )
+
+
+def _validate_sensitivity(spec: pb.EvaluationSpec, input_range: InputRange) -> None:
+    from robustedge.attacks import Need, get_attack
+
+    settings = spec.sensitivity
+    if not settings.enabled:
+        return
+    name = settings.attack or "pgd"
+    try:
+        attack = get_attack(name)
+    except KeyError as exc:
+        raise InvalidArgument(f"sensitivity.attack: {exc.args[0] if exc.args else exc}") from exc
+    if attack.needs != Need.GRADIENTS:
+        raise InvalidArgument(f"sensitivity.attack: {name} is not a gradient attack")
+    width = input_range[1] - input_range[0]
+    if not 0 <= settings.epsilon <= width or not math.isfinite(settings.epsilon):
+        raise InvalidArgument(f"sensitivity.epsilon must be in [0, {width:g}]")
+    if not 0 <= settings.sparsity < 1:
+        raise InvalidArgument("sensitivity.sparsity must be in [0, 1)")
 
 
 def _validate_gates(spec: pb.EvaluationSpec) -> None:

@@ -55,6 +55,29 @@ def comparable(report: pb.Report) -> dict[str, Any]:
     return strip(json_format.MessageToDict(report, preserving_proto_field_name=True))
 
 
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two JSON-like values differ (paths and both values), for assertion messages."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d
+            for k in sorted(a.keys() | b.keys())
+            for d in differences(a.get(k), b.get(k), f"{path}.{k}")
+        ]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{path}[{i}]")
+        ]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def assert_same_report(report: pb.Report, reference: pb.Report) -> None:
+    """Equal but for the volatile fields; the message lists every difference."""
+    found = differences(comparable(report), comparable(reference))
+    assert not found, "\n".join(found[:20])
+
+
 def unit_log(server: ServerProcess, job_id: str) -> list[tuple[str, str, str, int]]:
     """(unit, started|finished, node ip, pid) for every attempt, from the job's log."""
     log = server.data_dir / "jobs" / job_id / "worker.log"
@@ -130,7 +153,7 @@ def test_job_survives_a_killed_worker_node(
         replacement = cluster.add_worker(num_cpus=1)  # capacity comes back, as it would
         report = client.report(job).report
     assert report.job_state == pb.JOB_STATE_SUCCEEDED
-    assert comparable(report) == comparable(local_report)
+    assert_same_report(report, local_report)
     log = unit_log(ray_server, job.id)
     attempts = [(event, ip, pid) for key, event, ip, pid in log if key == unit]
     # The killed attempt started and never finished; Ray ran the unit again elsewhere.
@@ -150,7 +173,7 @@ def test_report_equals_the_local_executors(
     assert report.job_state == pb.JOB_STATE_SUCCEEDED
     assert [v.name for v in report.variants] == ["base", "int8"]
     assert len(report.attacks) == 12  # 2 attacks x 2 epsilons x (2 white-box + 1 transfer)
-    assert comparable(report) == comparable(local_report)
+    assert_same_report(report, local_report)
     # Progress from inside running units reached the watcher: a unit's first progress
     # message is its stage ("fgsm on int8"); "done" events say "done".
     assert any(" on " in m or m.startswith(("eps=", "checking ")) for m in messages), messages
@@ -190,7 +213,7 @@ def test_a_restarted_service_resumes_without_recomputing(
     finally:
         assert second.stop() == 0, second.log.read_text()[-3000:]
     assert report.job_state == pb.JOB_STATE_SUCCEEDED
-    assert comparable(report) == comparable(local_report)
+    assert_same_report(report, local_report)
     after = UNIT_LOG.finditer(log.read_text(errors="replace")[before_restart:])
     rerun = {m[2] for m in after if m[3] == "started"}
     assert recorded and rerun, (recorded, rerun)

@@ -35,7 +35,7 @@ from robustedge.v1 import evaluation_pb2 as pb
 
 _TOP_LEVEL = {
     "preset", "samples", "seed", "variants", "attacks", "latency", "gates", "fidelity",
-    "keep_adversarial",
+    "keep_adversarial", "sensitivity",
 }  # fmt: skip
 _ATTACK_KEYS = {"attack", "norm", "epsilons", "modes", "transfer_sources"}
 _MODES = {
@@ -105,6 +105,14 @@ def spec_from_dict(raw: Any) -> tuple[str, pb.EvaluationSpec]:
         spec.attacks.append(_attack(attack, f"attacks[{i}]"))
     if raw.get("latency") is not None:
         spec.latency.CopyFrom(_message(raw["latency"], pb.LatencySpec(), "latency"))
+    if raw.get("sensitivity") is not None:
+        sensitivity = dict(raw["sensitivity"]) if isinstance(raw["sensitivity"], dict) else {}
+        sensitivity.setdefault("enabled", True)
+        if "epsilon" in sensitivity:
+            sensitivity["epsilon"] = parse_number(
+                sensitivity["epsilon"], where="sensitivity.epsilon"
+            )
+        spec.sensitivity.CopyFrom(_message(sensitivity, pb.SensitivitySpec(), "sensitivity"))
     if raw.get("fidelity") is not None:
         spec.fidelity.CopyFrom(_message(raw["fidelity"], pb.FidelitySpec(), "fidelity"))
     keep = raw.get("keep_adversarial", False)

@@ -624,6 +624,25 @@ def to_markdown(report: pb.Report) -> str:
             lines += ["", *[note + "  " for note in notes[:-1]], notes[-1]]
         lines.append("")
 
+    if report.sensitivity:
+        first = report.sensitivity[0]
+        lines += [
+            "### Layer sensitivity",
+            "",
+            f"Robust accuracy change under {first.attack} (ε {format_epsilon(first.epsilon)}) "
+            "when only one layer of the base model is pruned, most damaging first.",
+            "",
+            "| Layer | Op | Clean acc. | Δ clean | Robust acc. | Δ robust |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for row in report.sensitivity:
+            lines.append(
+                f"| `{row.layer}` | {row.op_type} | {format_fraction(row.clean_accuracy)} | "
+                f"{format_change(row.clean_change)} | {format_fraction(row.robust_accuracy)} | "
+                f"{format_change(row.robust_change)} |"
+            )
+        lines.append("")
+
     if report.latency:
         lines += ["### Latency", ""]
         speedups = latency_speedups(report)

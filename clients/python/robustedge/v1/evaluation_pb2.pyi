@@ -155,7 +155,7 @@ class DatasetInfo(_message.Message):
     def __init__(self, sha256: _Optional[str] = ..., samples: _Optional[int] = ..., sample_shape: _Optional[_Iterable[int]] = ..., classes: _Optional[int] = ..., label_min: _Optional[int] = ..., label_max: _Optional[int] = ..., input_min: _Optional[float] = ..., input_max: _Optional[float] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
-    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial")
+    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial", "sensitivity")
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     VARIANTS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class EvaluationSpec(_message.Message):
     GATES_FIELD_NUMBER: _ClassVar[int]
     FIDELITY_FIELD_NUMBER: _ClassVar[int]
     KEEP_ADVERSARIAL_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
     samples: int
     seed: int
     variants: _containers.RepeatedCompositeFieldContainer[VariantSpec]
@@ -172,7 +173,20 @@ class EvaluationSpec(_message.Message):
     gates: _containers.RepeatedScalarFieldContainer[str]
     fidelity: FidelitySpec
     keep_adversarial: bool
-    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ...) -> None: ...
+    sensitivity: SensitivitySpec
+    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ..., sensitivity: _Optional[_Union[SensitivitySpec, _Mapping]] = ...) -> None: ...
+
+class SensitivitySpec(_message.Message):
+    __slots__ = ("enabled", "attack", "epsilon", "sparsity")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    ATTACK_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    SPARSITY_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    attack: str
+    epsilon: float
+    sparsity: float
+    def __init__(self, enabled: _Optional[bool] = ..., attack: _Optional[str] = ..., epsilon: _Optional[float] = ..., sparsity: _Optional[float] = ...) -> None: ...
 
 class VariantSpec(_message.Message):
     __slots__ = ("name", "steps")
@@ -359,7 +373,7 @@ class RenderedDocument(_message.Message):
     def __init__(self, format: _Optional[_Union[ReportFormat, str]] = ..., media_type: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("job_id", "job_state", "model", "dataset", "spec", "variants", "attacks", "latency", "gates", "flags", "environment", "created_at", "seconds", "samples", "error", "files")
+    __slots__ = ("job_id", "job_state", "model", "dataset", "spec", "variants", "attacks", "latency", "gates", "flags", "environment", "created_at", "seconds", "samples", "error", "files", "sensitivity")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_STATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -376,6 +390,7 @@ class Report(_message.Message):
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     job_state: JobState
     model: ModelInfo
@@ -392,7 +407,30 @@ class Report(_message.Message):
     samples: int
     error: str
     files: _containers.RepeatedCompositeFieldContainer[JobFile]
-    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ..., files: _Optional[_Iterable[_Union[JobFile, _Mapping]]] = ...) -> None: ...
+    sensitivity: _containers.RepeatedCompositeFieldContainer[LayerSensitivity]
+    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ..., files: _Optional[_Iterable[_Union[JobFile, _Mapping]]] = ..., sensitivity: _Optional[_Iterable[_Union[LayerSensitivity, _Mapping]]] = ...) -> None: ...
+
+class LayerSensitivity(_message.Message):
+    __slots__ = ("layer", "op_type", "method", "clean_accuracy", "robust_accuracy", "robust_change", "clean_change", "attack", "epsilon")
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    OP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    CLEAN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ROBUST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ROBUST_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    CLEAN_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    ATTACK_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    layer: str
+    op_type: str
+    method: str
+    clean_accuracy: float
+    robust_accuracy: float
+    robust_change: float
+    clean_change: float
+    attack: str
+    epsilon: float
+    def __init__(self, layer: _Optional[str] = ..., op_type: _Optional[str] = ..., method: _Optional[str] = ..., clean_accuracy: _Optional[float] = ..., robust_accuracy: _Optional[float] = ..., robust_change: _Optional[float] = ..., clean_change: _Optional[float] = ..., attack: _Optional[str] = ..., epsilon: _Optional[float] = ...) -> None: ...
 
 class JobFile(_message.Message):
     __slots__ = ("name", "size_bytes", "sha256", "description")

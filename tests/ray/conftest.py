@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'robustedge[ray]'")
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 
 from ray_cluster import RayCluster

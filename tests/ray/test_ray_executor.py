@@ -25,6 +25,7 @@ from robustedge.client import messages as pb
 from robustedge.service.store import JobStore
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'robustedge[ray]'")
 
 # Fields that differ between any two runs: identity, timestamps, durations, machine.
 VOLATILE = {"job_id", "created_at", "seconds", "build_seconds", "environment"}

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ray
 from ray_cluster import free_ports
 
 from robustedge.service.executor import WorkOrder
 from robustedge.service.plan import Unit
-from robustedge.service.ray_executor import RayExecutor, run_unit_task
+
+ray = pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'robustedge[ray]'")
+
+from robustedge.service.ray_executor import RayExecutor, run_unit_task  # noqa: E402
 
 PREPARE = Unit("prepare", "prepare", "preparing samples")
 BASE = Unit("variant:base", "variant", "building base", variant="base", depends=("prepare",))

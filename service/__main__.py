@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="address-space cap of each job's worker process (0: none)",
     )
     parser.add_argument(
+        "--unit-timeout-seconds",
+        type=float,
+        default=1800,
+        help="fail a unit that reports nothing (no progress, no result) for this long as hung",
+    )
+    parser.add_argument(
         "--executor",
         choices=("local", "ray"),
         default="local",
@@ -125,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_concurrent_jobs=args.max_concurrent_jobs,
                 executor_backend=args.executor,
                 worker_memory_bytes=args.worker_memory_mb << 20,
+                unit_idle_seconds=args.unit_timeout_seconds,
                 ray_address=args.ray_address,
                 limits=transport,
                 validation=validation,

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,8 +74,19 @@ class Executor(Protocol):
 class LocalProcessExecutor:
     """One worker subprocess per job (``python -m robustedge.service.worker``)."""
 
-    def __init__(self, memory_bytes: int = 0) -> None:
+    WORKER = (sys.executable, "-m", "robustedge.service.worker")
+
+    def __init__(
+        self,
+        memory_bytes: int = 0,
+        unit_idle_seconds: float = 0,
+        command: tuple[str, ...] = WORKER,
+    ) -> None:
         self.memory_bytes = memory_bytes
+        self.command = command  # the worker program (tests substitute misbehaving ones)
+        # A unit that sends nothing (no progress, no result) for this long is hung: the
+        # worker is killed and the unit failed; the job goes on with the rest (0: never).
+        self.unit_idle_seconds = unit_idle_seconds
         self._processes: dict[str, subprocess.Popen[str]] = {}
         self._lock = threading.Lock()
 
@@ -82,7 +94,7 @@ class LocalProcessExecutor:
         order.job_dir.mkdir(parents=True, exist_ok=True)
         with open(order.job_dir / "worker.log", "ab") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "robustedge.service.worker"],
+                list(self.command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -99,9 +111,24 @@ class LocalProcessExecutor:
                 assert process.stdin is not None and process.stdout is not None
                 process.stdin.write(json.dumps(order.document()))
                 process.stdin.close()
+                watchdog = _Watchdog(process, self.unit_idle_seconds)
                 for line in process.stdout:
-                    on_message(json.loads(line))
-                return process.wait()
+                    message = json.loads(line)
+                    watchdog.saw(message)
+                    on_message(message)
+                returncode = process.wait()
+                watchdog.stop()
+                if watchdog.fired and watchdog.unit:
+                    on_message(
+                        {
+                            "type": "done",
+                            "unit": watchdog.unit,
+                            "ok": False,
+                            "error": f"timed out: no progress for {self.unit_idle_seconds:g} s",
+                            "seconds": self.unit_idle_seconds,
+                        }
+                    )
+                return returncode
             finally:
                 with self._lock:
                     self._processes.pop(order.job_id, None)
@@ -121,6 +148,41 @@ class LocalProcessExecutor:
             kill_group(process)
 
 
+class _Watchdog:
+    """Kills a worker whose current unit has been silent for ``idle_seconds``."""
+
+    def __init__(self, process: subprocess.Popen[Any], idle_seconds: float) -> None:
+        self.process = process
+        self.idle_seconds = idle_seconds
+        self.unit = ""  # the unit running now ("" between units)
+        self.fired = False
+        self._deadline = float("inf")
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        if idle_seconds > 0:
+            threading.Thread(target=self._watch, name="unit-watchdog", daemon=True).start()
+
+    def saw(self, message: Message) -> None:
+        with self._lock:
+            self.unit = "" if message["type"] == "done" else str(message["unit"])
+            busy = bool(self.unit)
+            self._deadline = time.monotonic() + self.idle_seconds if busy else float("inf")
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(min(1.0, self.idle_seconds)):
+            with self._lock:
+                expired = time.monotonic() > self._deadline
+            if expired:
+                log.warning("unit %s sent nothing for %s s; killing its worker", self.unit,
+                            self.idle_seconds)  # fmt: skip
+                self.fired = True
+                kill_group(self.process)
+                return
+
+
 def kill_group(process: subprocess.Popen[Any]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -130,10 +192,12 @@ def kill_group(process: subprocess.Popen[Any]) -> None:
 BACKENDS = ("local", "ray")
 
 
-def make_executor(backend: str, ray_address: str = "", memory_bytes: int = 0) -> Executor:
+def make_executor(
+    backend: str, ray_address: str = "", memory_bytes: int = 0, unit_idle_seconds: float = 0
+) -> Executor:
     """The executor for a backend name; Ray is imported only when asked for."""
     if backend == "local":
-        return LocalProcessExecutor(memory_bytes)
+        return LocalProcessExecutor(memory_bytes, unit_idle_seconds)
     if backend == "ray":
         try:
             from robustedge.service.ray_executor import RayExecutor

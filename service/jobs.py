@@ -48,6 +48,7 @@ class ExecutorConfig:
     backend: str = "local"  # "local" (worker subprocesses) or "ray"
     ray_address: str = ""  # with backend "ray": the cluster to join ("auto", "HOST:PORT")
     worker_memory_bytes: int = 0  # address-space cap of a local worker process (0: none)
+    unit_idle_seconds: float = 0  # a unit silent this long is failed as hung (0: never)
 
 
 class _Feed:
@@ -81,7 +82,7 @@ class JobManager:
         self.jobs_dir = jobs_dir
         self.config = config
         self.executor: Executor = executor or make_executor(
-            config.backend, config.ray_address, config.worker_memory_bytes
+            config.backend, config.ray_address, config.worker_memory_bytes, config.unit_idle_seconds
         )
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._feeds: dict[str, _Feed] = {}

@@ -68,6 +68,8 @@ class ServerConfig:
     ray_address: str = ""
     # Address-space cap of each worker process (0: none).
     worker_memory_bytes: int = 12 << 30
+    # A unit that reports nothing (results or progress) for this long is failed as hung.
+    unit_idle_seconds: float = 1800
     limits: TransportLimits = field(default_factory=TransportLimits)
     validation: ValidationLimits = field(default_factory=ValidationLimits)
     executor: ExecutorConfig = field(init=False)
@@ -79,6 +81,7 @@ class ServerConfig:
             backend=self.executor_backend,
             ray_address=self.ray_address,
             worker_memory_bytes=self.worker_memory_bytes,
+            unit_idle_seconds=self.unit_idle_seconds,
         )
 
 

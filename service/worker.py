@@ -6,6 +6,7 @@ document from stdin — the job's paths, spec, the units to run and the results 
 units already finished — and writes JSON lines to its original stdout:
 
     {"type": "progress", "unit": KEY, "fraction": 0.4, "message": "eps=0.1"}
+    (the first progress message of each unit is always sent: it says the unit started)
     {"type": "done", "unit": KEY, "ok": true, "result": {...}, "seconds": 1.2}
     {"type": "done", "unit": KEY, "ok": false, "error": "...", "seconds": 0.1}
 
@@ -44,6 +45,11 @@ class Channel:
         self._stream.write(json.dumps(message) + "\n")
         self._stream.flush()
 
+    def start(self, unit: str, stage: str) -> None:
+        """Announces a unit (never throttled: the executor's watchdog keys on it)."""
+        self._last_progress = time.monotonic()
+        self.send({"type": "progress", "unit": unit, "fraction": 0.0, "message": stage})
+
     def progress(self, unit: str, fraction: float, message: str) -> None:
         now = time.monotonic()
         if now - self._last_progress < PROGRESS_INTERVAL:
@@ -78,7 +84,7 @@ def run_job(document: dict[str, Any], channel: Channel) -> None:
                 }
             )
             continue
-        channel.progress(unit.key, 0.0, unit.stage)
+        channel.start(unit.key, unit.stage)
         try:
             result = run_unit(
                 ctx,

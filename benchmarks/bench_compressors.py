@@ -56,36 +56,11 @@ TARGETS = {"channel-l2-50": 0.7, "channel-l2-50-r16": 0.7, "int8-static-qdq": 0.
 
 
 def resnet_cifar():  # -> torch.nn.Module
-    import torch.nn as nn
+    """A wider CIFAR ResNet (32/64/128 channels, two blocks per stage): channel counts
+    where onnxruntime's fast convolution paths show what pruning buys."""
+    from cifar_resnet import ResNet20
 
-    class Block(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU()
-            self.shortcut = nn.Identity()
-            if stride != 1 or cin != cout:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-                )
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-    widths = (32, 64, 128)
-    layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)]
-    layers += [nn.BatchNorm2d(widths[0]), nn.ReLU()]
-    cin = widths[0]
-    for stage, width in enumerate(widths):
-        for block in range(2):
-            layers.append(Block(cin, width, 2 if stage > 0 and block == 0 else 1))
-            cin = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10)]
-    return nn.Sequential(*layers)
+    return ResNet20(widths=(32, 64, 128), blocks_per_stage=2)
 
 
 def export(path: Path, seed: int) -> onnx.ModelProto:

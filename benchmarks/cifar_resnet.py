@@ -43,21 +43,31 @@ class BasicBlock(nn.Module):
 
 
 class ResNet20(nn.Module):
-    """The hand-written module: what a user would attack with torchattacks or ART."""
+    """The hand-written module: what a user would attack with torchattacks or ART.
 
-    def __init__(self, classes: int = NUM_CLASSES) -> None:
+    ResNet-20 for 32x32 inputs by default (widths 16/32/64, three blocks per stage);
+    other widths and depths give the CIFAR ResNets other benchmarks need.
+    """
+
+    def __init__(
+        self,
+        classes: int = NUM_CLASSES,
+        widths: tuple[int, int, int] = (16, 32, 64),
+        blocks_per_stage: int = 3,
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()
+            nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
         )
         blocks: list[nn.Module] = []
-        cin = 16
-        for cout, stride in ((16, 1), (32, 2), (64, 2)):
-            for index in range(3):
-                blocks.append(BasicBlock(cin, cout, stride if index == 0 else 1))
+        cin = widths[0]
+        for stage, cout in enumerate(widths):
+            for index in range(blocks_per_stage):
+                stride = 2 if stage > 0 and index == 0 else 1
+                blocks.append(BasicBlock(cin, cout, stride))
                 cin = cout
         self.layers = nn.Sequential(*blocks)
-        self.head = nn.Linear(64, classes)
+        self.head = nn.Linear(cin, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layers(self.stem(x))

@@ -117,7 +117,10 @@ def measure(size: int) -> dict:
         data_dir = work / "data"
         copies = [copy_seconds(blob, data_dir.parent / "copy-before")]
         with server(data_dir) as process, Client(process.address, timeout=300) as client:
-            client.upload_model(example.model)  # warm-up: channel, gRPC threads, validator
+            # Warm-up: the server's background start-up imports (GetCapabilities returns
+            # once they are done), the channel, gRPC threads and the validator.
+            client.capabilities()
+            client.upload_model(example.model)
             with PeakRss(process.process.pid) as rss:
                 started = time.perf_counter()
                 try:

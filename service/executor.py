@@ -112,12 +112,22 @@ class LocalProcessExecutor:
                 process.stdin.write(json.dumps(order.document()))
                 process.stdin.close()
                 watchdog = _Watchdog(process, self.unit_idle_seconds)
+                pending = {unit.key for unit in order.units}
                 for line in process.stdout:
                     message = json.loads(line)
                     watchdog.saw(message)
                     on_message(message)
-                returncode = process.wait()
+                    if message["type"] == "done":
+                        pending.discard(message["unit"])
+                    if not pending:
+                        # Every unit has reported; not waiting for the interpreter to shut
+                        # down (torch and friends take ~0.5 s) ends the job sooner.
+                        break
                 watchdog.stop()
+                if not pending:
+                    kill_group(process)
+                    return 0
+                returncode = process.wait()
                 if watchdog.fired and watchdog.unit:
                     on_message(
                         {

@@ -4,8 +4,7 @@
 
     with Client("127.0.0.1:50051") as client:
         response = client.evaluate("model.onnx", "data.npz", preset="quick")
-        for attack in response.report.attacks:
-            print(attack.attack, attack.epsilon, attack.target_variant, attack.robust_accuracy)
+        rows = [(a.attack, a.epsilon, a.robust_accuracy) for a in response.report.attacks]
 
 ``AsyncClient`` is the asyncio twin; ``robustedge.client.testing.FakeServer`` is an
 in-process fake server to test your own pipelines against. The public names are

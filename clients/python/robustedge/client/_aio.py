@@ -6,8 +6,7 @@
         model = await client.upload_model("model.onnx")
         dataset = await client.upload_dataset("data.npz")
         job = await client.submit(model, dataset, preset="quick")
-        async for event in client.watch(job):
-            print(event.stage, event.fraction)
+        stages = [event.stage async for event in client.watch(job)]
         report = (await client.report(job)).report
 
 It sends the same messages as the sync client (``_requests``) and raises the same

@@ -4,7 +4,7 @@
 
     with Client("127.0.0.1:50051") as client:
         report = client.evaluate("model.onnx", "data.npz", preset="quick").report
-        print(report.variants[0].clean_accuracy)
+        clean_accuracy = report.variants[0].clean_accuracy
 
 Every RPC error is raised as a :mod:`robustedge.client` exception (see ``_errors``).
 A ``channel`` can be injected (tests, custom TLS or interceptors). The asyncio

@@ -20,12 +20,6 @@ from robustedge.v1 import evaluation_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-_MODES = {
-    "white_box": pb.ATTACK_MODE_WHITE_BOX,
-    "transfer": pb.ATTACK_MODE_TRANSFER,
-    "black_box": pb.ATTACK_MODE_BLACK_BOX,
-}
-
 
 def _parse(row: dict[str, Any], message: Any) -> Any:
     return json_format.ParseDict(row, message, ignore_unknown_fields=True)
@@ -80,7 +74,8 @@ def assemble(
             variants_seen.add(row["name"])
         for row in record.result.get("attacks", []):
             message = _parse({k: v for k, v in row.items() if k != "mode"}, report.attacks.add())
-            message.mode = _MODES[row["mode"]]
+            # Units write the short name the JSON report uses ("white_box").
+            message.mode = pb.AttackMode.Value(f"ATTACK_MODE_{row['mode'].upper()}")
         for row in record.result.get("latency", []):
             _parse(row, report.latency.add())
         for row in record.result.get("files", []):

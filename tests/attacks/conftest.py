@@ -77,3 +77,16 @@ def replica_agrees(digits_case) -> float:
     with torch.no_grad():
         torch_logits = digits_case.target.module(torch.from_numpy(digits_case.x)).numpy()
     return float(np.abs(torch_logits - digits_case.target.predict(digits_case.x)).max())
+
+
+@pytest.fixture(scope="module")
+def art_classifier(digits_case):
+    """ART's PyTorchClassifier on the digits replica: the reference implementation."""
+    art_classification = pytest.importorskip("art.estimators.classification")
+    return art_classification.PyTorchClassifier(
+        model=digits_case.target.module,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=digits_case.target.input_shape,
+        nb_classes=digits_case.target.num_classes,
+        clip_values=digits_case.input_range,
+    )

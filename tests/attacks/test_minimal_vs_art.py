@@ -12,23 +12,11 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from robustedge.attacks import get_attack
 
 art_classification = pytest.importorskip("art.estimators.classification")
 art_evasion = pytest.importorskip("art.attacks.evasion")
-
-
-@pytest.fixture(scope="module")
-def art_classifier(digits_case):
-    return art_classification.PyTorchClassifier(
-        model=digits_case.target.module,
-        loss=torch.nn.CrossEntropyLoss(),
-        input_shape=digits_case.target.input_shape,
-        nb_classes=digits_case.target.num_classes,
-        clip_values=digits_case.input_range,
-    )
 
 
 def _success(case, x, y, x_adv) -> float:

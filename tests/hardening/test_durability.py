@@ -39,6 +39,17 @@ JOB_SPEC = pb.EvaluationSpec(
     ],
     latency=pb.LatencySpec(disabled=True),
 )
+# Long enough (several seconds of PGD) that the SIGKILL lands while both jobs run,
+# however fast the machine: the test kills as soon as the first units are recorded.
+KILL_SAMPLES = 500
+KILL_SPEC = pb.EvaluationSpec(
+    samples=KILL_SAMPLES,
+    attacks=[
+        pb.AttackSpec(attack="fgsm", epsilons=[0.05]),
+        pb.AttackSpec(attack="pgd", epsilons=[0.05, 0.1, 0.2], params={"steps": 400}),
+    ],
+    latency=pb.LatencySpec(disabled=True),
+)
 
 
 def _stub(address: str) -> tuple[grpc.Channel, pb_grpc.EvaluationServiceStub]:
@@ -46,9 +57,12 @@ def _stub(address: str) -> tuple[grpc.Channel, pb_grpc.EvaluationServiceStub]:
     return channel, pb_grpc.EvaluationServiceStub(channel)
 
 
-def _upload_pair(stub: pb_grpc.EvaluationServiceStub, seed: int) -> tuple[pb.Artifact, pb.Artifact]:
+def _upload_pair(
+    stub: pb_grpc.EvaluationServiceStub, seed: int, samples: int = 20
+) -> tuple[pb.Artifact, pb.Artifact]:
     model = upload(stub, "model", chunks_for(tiny_model(seed=seed).SerializeToString()))
-    dataset = upload(stub, "dataset", chunks_for(npz_bytes(**tiny_dataset_arrays(seed=seed))))
+    arrays = tiny_dataset_arrays(samples=samples, seed=seed)
+    dataset = upload(stub, "dataset", chunks_for(npz_bytes(**arrays)))
     return model, dataset
 
 
@@ -104,15 +118,15 @@ def test_sigkill_mid_job_then_restart(tmp_path):
     data_dir = tmp_path / "data"
     server = start_server(data_dir, extra_args=["--max-concurrent-jobs", "2"])
     channel, stub = _stub(server.address)
-    model, dataset = _upload_pair(stub, seed=7)
+    model, dataset = _upload_pair(stub, seed=7, samples=KILL_SAMPLES)
     submitted = []
     for i in range(KILLED_JOBS):
         request = pb.SubmitEvaluationRequest(
-            model_id=model.id, dataset_id=dataset.id, spec=JOB_SPEC, request_id=f"kill-{i}"
+            model_id=model.id, dataset_id=dataset.id, spec=KILL_SPEC, request_id=f"kill-{i}"
         )
         submitted.append(stub.SubmitEvaluation(request, timeout=30).id)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not any(_units(data_dir, j) >= 2 for j in submitted):
+    while time.monotonic() < deadline and not any(_units(data_dir, j) >= 1 for j in submitted):
         time.sleep(0.1)
     states = {j: stub.GetJob(pb.GetJobRequest(job_id=j), timeout=10).state for j in submitted}
     server.process.send_signal(signal.SIGKILL)
@@ -126,7 +140,7 @@ def test_sigkill_mid_job_then_restart(tmp_path):
         again = [
             stub.SubmitEvaluation(
                 pb.SubmitEvaluationRequest(
-                    model_id=model.id, dataset_id=dataset.id, spec=JOB_SPEC, request_id=f"kill-{i}"
+                    model_id=model.id, dataset_id=dataset.id, spec=KILL_SPEC, request_id=f"kill-{i}"
                 ),
                 timeout=30,
             ).id

@@ -31,6 +31,7 @@ class BIM(Attack):
         steps (10): iterations.
         step_size (1.25 * epsilon / steps): per-step L-inf change in input units.
         batch_size (256), time_budget_s (None).
+    Returns per sample the lowest-margin iterate of the trajectory (see PGD).
     Valid input range: any [min, max]; x_adv is clipped to it. Deterministic.
     """
 

@@ -34,23 +34,52 @@ def projected_ascent(
     lo: float,
     hi: float,
     loss_fn: LossFn = ce_loss,
-) -> torch.Tensor:
-    """``steps`` steps of x <- Proj(x + step_size * steepest_direction(grad loss)); last iterate."""
+    keep_best: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` steps of x <- Proj(x + step_size * steepest_direction(grad loss)).
+
+    Returns (x_adv, margin of x_adv). With ``keep_best`` x_adv is, per sample, the
+    iterate (start and final point included) with the lowest margin; else the last one.
+    """
     x_adv = x_start
+    best = x_start.detach().clone()
+    best_margin = torch.full((len(x),), float("inf"), device=x.device)
     for _ in range(steps):
-        _, _, grad = loss_and_grad(module, x_adv, y, loss_fn)
+        _, logits, grad = loss_and_grad(module, x_adv, y, loss_fn)
+        if keep_best:
+            # The logits that gave this step's gradient are the exact forward pass of the
+            # current iterate, so tracking the best one costs no extra model evaluation.
+            m = margin(logits, y)
+            better = m < best_margin
+            best[better] = x_adv.detach()[better]
+            best_margin[better] = m[better]
         x_adv = project_ball(
             x_adv + step_size * steepest_step(grad, norm), x, epsilon, norm, lo, hi
-        )
-    return x_adv.detach()
+        ).detach()
+    with torch.no_grad():
+        m = margin(logits_of(module, x_adv), y)
+    if not keep_best:
+        return x_adv, m
+    better = m < best_margin
+    best[better] = x_adv[better]
+    best_margin[better] = m[better]
+    return best, best_margin
 
 
 def run_restarts(
-    ctx: RunContext, *, steps: int, step_size: float, restarts: int, start: bool
+    ctx: RunContext,
+    *,
+    steps: int,
+    step_size: float,
+    restarts: int,
+    start: bool,
+    keep_best: bool = True,
 ) -> np.ndarray:
     """Runs ``restarts`` projected-ascent attempts per batch, each only on samples the
-    replica still classifies correctly, and keeps per sample the attempt with the lowest
-    margin (first success wins). Deterministic given ctx.seed and the batch size."""
+    replica still classifies correctly, and keeps per sample the point with the lowest
+    margin (first success wins): with ``keep_best`` the lowest-margin iterate of each
+    attempt, else its last iterate (Madry et al.'s and ART's protocol). Deterministic
+    given ctx.seed and the batch size."""
     module = ctx.target.module
     assert module is not None  # checked by Attack.check_target
     device = module_device(module)
@@ -74,7 +103,7 @@ def run_restarts(
                         if start
                         else xa
                     )
-                    cand = projected_ascent(
+                    cand, m = projected_ascent(
                         module,
                         xa,
                         ya,
@@ -85,9 +114,8 @@ def run_restarts(
                         step_size=step_size,
                         lo=ctx.lo,
                         hi=ctx.hi,
+                        keep_best=keep_best,
                     )
-                    with torch.no_grad():
-                        m = margin(logits_of(module, cand), ya)
                     better = m < best_margin[active]
                     best[active[better]] = cand[better]
                     best_margin[active[better]] = m[better]

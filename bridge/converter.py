@@ -290,6 +290,8 @@ def convert(
         )
         info.attrs["_n_outputs"] = len(node.output)
         inputs = list(node.input)
+        if spec.prepare is not None:
+            inputs = spec.prepare(info, inputs, constants)
         binding = _bind_layer(spec, info, inputs, owned_initializer)
         layer_key = None
         if binding is not None:

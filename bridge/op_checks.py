@@ -40,6 +40,10 @@ def integers(dtype: Any, *shape: int) -> Maker:
     return lambda rng: rng.integers(info.min, int(info.max) + 1, size=shape).astype(dtype)
 
 
+def _uniform(low: float, high: float, *shape: int) -> Maker:
+    return lambda rng: rng.uniform(low, high, size=shape).astype(np.float32)
+
+
 def fixed(value: Any, dtype: Any) -> Maker:
     return lambda rng: np.array(value, dtype=dtype)
 
@@ -427,6 +431,45 @@ def _quantized_checks() -> list[OpCheck]:
             ],
         )
     )
+    checks += _matmul_nbits_checks()
+    return checks
+
+
+def _matmul_nbits_checks() -> list[OpCheck]:
+    """Weight-only MatMulNBits with random packed bytes: every bit width onnxruntime's CPU
+    kernel takes, zero points absent (default 2**(bits-1)), packed or float, and K = 80
+    with 32-wide blocks, so 3 blocks per column and packed zero points padded per row.
+    The A input is 3-D and a bias is added."""
+    k, n, block = 80, 12, 32
+    blocks = -(-k // block)
+    checks = []
+    for bits in (2, 4, 8):
+        zero_bytes = -(-blocks * bits // 8)
+        zero_points: dict[str, list[Operand]] = {
+            "nozero": [],
+            "packed": [Operand("zero", integers(np.uint8, n * zero_bytes))],
+            "float": [Operand("zero", _uniform(0, 2**bits - 1, n * blocks))],
+        }
+        if bits == 8:  # onnxruntime 1.31's CPU kernel refuses float zero points at 8 bits
+            del zero_points["float"]
+        for tag, zero in zero_points.items():
+            checks.append(
+                OpCheck(
+                    f"MatMulNBits_{bits}bit_{tag}",
+                    "MatMulNBits",
+                    [
+                        Operand("x", floats(2, 5, k), True),
+                        Operand("b", integers(np.uint8, n, blocks, block * bits // 8)),
+                        Operand("scales", _uniform(0.01, 0.1, n, blocks)),
+                        *(zero or [Operand("", fixed(0, np.uint8))]),
+                        Operand("", fixed(0, np.int32)),  # no g_idx
+                        Operand("bias", floats(n)),
+                    ],
+                    {"K": k, "N": n, "bits": bits, "block_size": block},
+                    domain=MICROSOFT_DOMAIN,
+                    atol=1e-4,
+                )
+            )
     return checks
 
 

@@ -22,6 +22,7 @@ constants, as in quantization-aware training.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from robustedge.bridge.registry import DEFAULT_DOMAIN, MICROSOFT_DOMAIN, registe
 from robustedge.bridge.ste import saturating_round
 
 Tensor = torch.Tensor
+logger = logging.getLogger(__name__)
 # Operators onnxruntime knows in both domains; the element-wise QLinear family, QGemm
 # and the fused dynamic-quantization kernels exist only in com.microsoft.
 BOTH_DOMAINS = (DEFAULT_DOMAIN, MICROSOFT_DOMAIN)
@@ -369,3 +371,109 @@ def dynamic_quantize_matmul(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
     bias = xs[4] if len(xs) > 4 else None
     a_q, a_scale, a_zp = dynamic_quantize_linear(node, [a])
     return matmul_integer_to_float(node, [a_q, b, a_scale, b_scale, a_zp, b_zp, bias])
+
+
+# --- Weight-only quantization (com.microsoft MatMulNBits) ------------------------------------
+
+
+def _unpack_bits(packed: Tensor, bits: int) -> Tensor:
+    """uint8 ``[..., B]`` -> integers ``[..., B * 8 // bits]``, lowest bits first (the
+    order onnxruntime's packer writes: element 2i in the low nibble of byte i for 4 bits)."""
+    per_byte = 8 // bits
+    shifts = torch.arange(per_byte, dtype=torch.int32, device=packed.device) * bits
+    values = (packed.to(torch.int32)[..., None] >> shifts) & ((1 << bits) - 1)
+    return values.reshape(*packed.shape[:-1], packed.shape[-1] * per_byte)
+
+
+def dequantize_nbits(
+    node: NodeInfo,
+    b: Tensor,
+    scales: Tensor,
+    zero_points: Tensor | None = None,
+    g_idx: Tensor | None = None,
+) -> Tensor:
+    """MatMulNBits' float weight ``[K, N]``: ``(q - zero_point) * scale`` per block.
+
+    ``b`` is uint8 ``[N, blocks, block_size * bits / 8]``; ``scales`` has ``N * blocks``
+    entries; ``zero_points`` is packed like ``b`` (each row padded to whole bytes) or a
+    float tensor shaped like ``scales``; without it the zero point is ``2**(bits - 1)``.
+    ``g_idx`` (act-order GPTQ) is accepted only when it is the default order.
+    """
+    k, n = int(node.attr("K")), int(node.attr("N"))
+    bits, block_size = int(node.attr("bits", 4)), int(node.attr("block_size"))
+    if bits not in (2, 4, 8) or b.dtype != torch.uint8:
+        raise BridgeError(
+            f"MatMulNBits {node.name!r}: only uint8-packed 2-, 4- and 8-bit weights are "
+            f"supported (got bits={bits}, B of type {b.dtype})"
+        )
+    blocks = -(-k // block_size)
+    q = _unpack_bits(b.reshape(n, blocks, -1), bits).reshape(n, -1)[:, :k].to(torch.float32)
+    scale = _float(scales).reshape(n, blocks)
+    if zero_points is None:
+        zero = torch.full_like(scale, float(2 ** (bits - 1)))
+    elif zero_points.is_floating_point():
+        zero = _float(zero_points).reshape(n, blocks)
+    else:
+        zero = _unpack_bits(zero_points.reshape(n, -1), bits)[:, :blocks].to(torch.float32)
+    block_of = torch.arange(k, device=b.device) // block_size
+    if (
+        g_idx is not None
+        and g_idx.numel()
+        and not torch.equal(g_idx.reshape(-1).to(torch.int64), block_of)
+    ):
+        # onnxruntime's CPU kernel does not compute (q - zero) * scale with the block
+        # g_idx names (measured: outputs unrelated to that formula); refuse, not guess.
+        raise BridgeError(f"MatMulNBits {node.name!r}: a reordering g_idx is not supported")
+    weight = (q - zero[:, block_of]) * scale[:, block_of]  # float32, as onnxruntime's kernel
+    return weight.transpose(0, 1).contiguous()
+
+
+def _prepare_matmul_nbits(
+    node: NodeInfo, inputs: list[str], constants: dict[str, Tensor]
+) -> list[str]:
+    """Dequantizes constant packed weights once, at conversion time: the node then runs
+    as a float MatMul with a constant weight, whose input gradient is exact."""
+    if node.attr("accuracy_level", 0) == 4:
+        logger.warning(
+            "MatMulNBits %r has accuracy_level=4: onnxruntime quantizes its input to int8, "
+            "the bridge keeps it float (outputs differ slightly)",
+            node.name,
+        )
+    quantized = [name for name in inputs[1:5] if name]
+    if not all(name in constants for name in quantized):
+        return inputs  # weights computed at run time: dequantized on every call
+    args = [constants[name] if name else None for name in inputs[1:5]]
+    args += [None] * (4 - len(args))
+    with torch.no_grad():
+        weight = dequantize_nbits(node, *args)  # type: ignore[arg-type]
+    name = f"{node.name}::dequantized_weight"
+    while name in constants:
+        name += "_"
+    constants[name] = weight
+    return [inputs[0], name, "", "", "", *inputs[5:6]]
+
+
+@register("MatMulNBits", domains=MICROSOFT_ONLY, since=1, prepare=_prepare_matmul_nbits)
+def matmul_nbits(node: NodeInfo, xs: list[Tensor | None]) -> Tensor:
+    """com.microsoft MatMulNBits: A ``[..., K]`` times a blockwise-quantized constant
+    weight (INC / onnxruntime weight-only quantization), plus an optional bias ``[N]``.
+
+    Float in, float out: the weight is dequantized and A stays float, as in onnxruntime's
+    kernel for ``accuracy_level`` 0-3 (matches within float rounding), so autograd is
+    exact. ``accuracy_level=4`` makes onnxruntime quantize A to int8 per block at run
+    time; the bridge keeps A float there (outputs differ by about 0.5% of their range,
+    and the converter logs a warning).
+    """
+    a, b = xs[0], xs[1]
+    assert a is not None and b is not None
+    if b.is_floating_point():  # dequantized by _prepare_matmul_nbits
+        weight = b
+    else:
+        scales = xs[2]
+        assert scales is not None
+        weight = dequantize_nbits(
+            node, b, scales, xs[3] if len(xs) > 3 else None, xs[4] if len(xs) > 4 else None
+        )
+    y = torch.matmul(a, weight.to(a.dtype))
+    bias = xs[5] if len(xs) > 5 else None
+    return y + bias.to(y.dtype) if bias is not None else y

@@ -31,6 +31,9 @@ MIN_OPSET = 7
 MAX_OPSET = 21
 
 Handler = Callable[..., Any]
+#: ``prepare(node, inputs, constants) -> inputs``: runs once at conversion time and may
+#: replace constant inputs by a precomputed constant it stores in ``constants``.
+Preparer = Callable[..., list[str]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class OpSpec:
     # True when the handler takes a torch layer (nn.Conv2d / nn.Linear) that owns
     # the node's constant weight; see converter.py.
     parametric: bool = False
+    # Work done once at conversion time on the node's constant inputs (see Preparer).
+    prepare: Preparer | None = None
 
     @property
     def key(self) -> str:
@@ -66,6 +71,7 @@ def register(
     since: int = 1,
     gradient: str = "exact",
     parametric: bool = False,
+    prepare: Preparer | None = None,
 ) -> Callable[[Handler], Handler]:
     """Decorator registering ``handler(node, inputs[, layer])`` for an operator.
 
@@ -80,7 +86,7 @@ def register(
             specs = _REGISTRY.setdefault(key, [])
             if any(spec.since_version == since for spec in specs):
                 raise ValueError(f"{key[0]}::{op_type} since {since} is already registered")
-            specs.append(OpSpec(key[0], op_type, since, handler, gradient, parametric))
+            specs.append(OpSpec(key[0], op_type, since, handler, gradient, parametric, prepare))
             specs.sort(key=lambda spec: spec.since_version)
         return handler
 

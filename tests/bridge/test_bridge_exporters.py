@@ -1,4 +1,4 @@
-"""Graphs as exporters write them: TorchScript at opsets 7-21, tf2onnx NHWC, dynamo-style."""
+"""Graphs as exporters write them: TorchScript at opsets 7-21, tf2onnx NHWC, dynamo."""
 
 from __future__ import annotations
 
@@ -152,3 +152,61 @@ def test_dynamo_style_graph_opset18():
     assert bridged.pre_softmax
     x = rng.random((3, 3, 6, 6), dtype=np.float32)
     np.testing.assert_allclose(bridged.outputs(x), session(model).run(None, {"x": x})[0], atol=1e-5)
+
+
+class DynamoNet(nn.Module):
+    """SmallNet's layers plus what the dynamo exporter decomposes differently from
+    TorchScript: adaptive pooling, flatten, SiLU and a log-softmax head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.SiLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, stride=2, groups=2),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.head(self.features(x)), dim=1)
+
+
+def test_dynamo_export_of_a_cnn():
+    """A real ``torch.onnx.export(..., dynamo=True)`` graph (needs onnxscript)."""
+    pytest.importorskip("onnxscript")
+    torch.manual_seed(0)
+    net = DynamoNet().eval()
+    with torch.no_grad():
+        net.features[1].running_mean.uniform_(-1, 1)
+        net.features[1].running_var.uniform_(0.5, 2)
+    x = torch.rand(4, 3, 12, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            net,
+            (x,),
+            dynamo=True,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_shapes={"x": {0: torch.export.Dim("n", min=1, max=1024)}},
+            verbose=False,
+        )
+    assert program is not None
+    model = program.model_proto
+    assert {n.op_type for n in model.graph.node} >= {"Conv", "LogSoftmax"}
+    bridged = convert(model)
+    assert bridged.pre_softmax
+    for batch in (x, torch.rand(1, 3, 12, 12)):
+        reference = session(model).run(None, {"x": batch.numpy()})[0]
+        np.testing.assert_allclose(bridged.outputs(batch.numpy()), reference, atol=1e-5)
+    np.testing.assert_allclose(
+        torch.log_softmax(bridged.module(x), 1).detach().numpy(),
+        net(x).detach().numpy(),
+        atol=1e-5,
+    )
+    assert gradient_nonzero_fraction(bridged, x.numpy(), np.arange(4) % 5) > 0.5

@@ -32,6 +32,7 @@ def test_checks_cover_every_quantized_operator():
         "QLinearSoftmax",
         "ConvInteger",
         "MatMulInteger",
+        "MatMulNBits",
     }
     checked = {check.op_type for check in all_checks()}
     assert quantized <= checked

@@ -20,6 +20,8 @@ class CompressionData:
     ``calib_*`` are calibration / held-out samples and ``train_*`` the split used by
     fine-tunes; the service draws both from the uploaded data so that neither ever
     overlaps the evaluation samples. ``input_name`` is the model input they feed.
+    ``input_range`` is the valid [min, max] of an input value (the dataset's): adversarial
+    fine-tuning and robustness-aware tuning clip their examples to it.
     """
 
     calib_x: np.ndarray
@@ -29,6 +31,7 @@ class CompressionData:
     input_name: str
     seed: int
     work_dir: Path
+    input_range: tuple[float, float] = (0.0, 1.0)
 
 
 class Compressor:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -360,22 +361,12 @@ def _conv_weight_sizes(model: onnx.ModelProto) -> dict[str, int]:
     }
 
 
-def plan_channels(
-    model: onnx.ModelProto, sparsity: float, *, norm: str, budget: str, round_to: int = 1
-) -> tuple[ChannelPlan, dict[str, Any]]:
-    """Chooses the channels to keep.
+def _prunable_groups(model: onnx.ModelProto) -> tuple[list[_Group], list[int]]:
+    """(every channel group, indices of those whose channels can be removed).
 
-    ``budget="filters"``: every prunable group loses ``round(sparsity * channels)``
-    channels. ``budget="parameters"``: one channel fraction for all groups, found by
-    bisection so that the Conv layers' weights shrink by ``sparsity`` overall (a Conv
-    loses output and input channels, so this fraction is below ``sparsity``).
-    Every group keeps at least one channel. ``round_to`` > 1 rounds every kept count to
-    a multiple of it (groups with no more channels than ``round_to`` are left whole):
-    onnxruntime's blocked (NCHWc) convolution kernels run channel counts that are
-    multiples of 8 (AVX2) or 16 (AVX-512) much faster than odd ones.
+    Raises CompressionError naming the reasons when no group can lose channels.
     """
     table = analyse(model)
-    inits = initializers(model)
     groups = [table.groups[root] for root in table.roots()]
     prunable = [i for i, g in enumerate(groups) if g.frozen is None and g.producers]
     if not prunable:
@@ -384,6 +375,98 @@ def plan_channels(
             "no Conv output channels can be removed in this graph"
             + (f" ({'; '.join(reasons)})" if reasons else "")
         )
+    return groups, prunable
+
+
+def _conv_order(model: onnx.ModelProto) -> dict[str, int]:
+    """Conv weight initializer -> position of its first Conv in the graph."""
+    order: dict[str, int] = {}
+    for index, node in enumerate(model.graph.node):
+        if node.op_type == "Conv" and len(node.input) > 1:
+            order.setdefault(node.input[1], index)
+    return order
+
+
+def prunable_channel_layers(model: onnx.ModelProto) -> list[str]:
+    """The Conv weight initializers whose output channels can be removed, in graph order.
+
+    One name per prunable channel group: its first producer in graph order. Producers
+    merged by a residual sum share one group and must lose the same channels, so one
+    fraction per group is all a caller can choose (``PruneConfig.layer_sparsity``
+    accepts any producer of a group as its name). Empty when nothing can be pruned.
+    """
+    try:
+        groups, prunable = _prunable_groups(model)
+    except CompressionError:
+        return []
+    position = _conv_order(model)
+    firsts = [min(groups[i].producers, key=lambda name: position.get(name, 0)) for i in prunable]
+    return sorted(firsts, key=lambda name: position.get(name, 0))
+
+
+def _group_fractions(
+    model: onnx.ModelProto,
+    groups: list[_Group],
+    prunable: list[int],
+    layer_fractions: Mapping[str, float],
+    default: float,
+) -> dict[int, float]:
+    """The filter fraction of every prunable group: named in ``layer_fractions`` or
+    ``default``. Unknown, unprunable or contradictory names raise CompressionError."""
+    group_of = {name: i for i in prunable for name in groups[i].producers}
+    frozen = {name: g.frozen for g in groups if g.frozen for name in g.producers}
+    listed = ", ".join(prunable_channel_layers(model))
+    fractions: dict[int, float] = {}
+    named_by: dict[int, str] = {}
+    for name, fraction in layer_fractions.items():
+        if name in frozen:
+            raise CompressionError(
+                f"layer_sparsity names {name!r}, whose channels cannot be removed "
+                f"({frozen[name]}); prunable layers: {listed}"
+            )
+        if name not in group_of:
+            raise CompressionError(
+                f"layer_sparsity names {name!r}, which is not a prunable Conv weight; "
+                f"prunable layers: {listed}"
+            )
+        index = group_of[name]
+        if index in fractions and fractions[index] != fraction:
+            raise CompressionError(
+                f"layer_sparsity gives {named_by[index]!r} {fractions[index]:g} and "
+                f"{name!r} {fraction:g}, but they feed one residual sum and lose the same "
+                "channels; give them one fraction (or name one of them)"
+            )
+        fractions[index], named_by[index] = fraction, name
+    return {i: fractions.get(i, default) for i in prunable}
+
+
+def plan_channels(
+    model: onnx.ModelProto,
+    sparsity: float,
+    *,
+    norm: str,
+    budget: str,
+    round_to: int = 1,
+    layer_fractions: Mapping[str, float] | None = None,
+) -> tuple[ChannelPlan, dict[str, Any]]:
+    """Chooses the channels to keep.
+
+    ``budget="filters"``: every prunable group loses ``round(sparsity * channels)``
+    channels. ``budget="parameters"``: one channel fraction for all groups, found by
+    bisection so that the Conv layers' weights shrink by ``sparsity`` overall (a Conv
+    loses output and input channels, so this fraction is below ``sparsity``).
+    ``layer_fractions`` (only with ``budget="filters"``) gives named groups their own
+    filter fraction (keyed by any producer's weight initializer; 0 keeps a group whole);
+    the others use ``sparsity``.
+    Every group keeps at least one channel. ``round_to`` > 1 rounds every kept count to
+    a multiple of it (groups with no more channels than ``round_to`` are left whole):
+    onnxruntime's blocked (NCHWc) convolution kernels run channel counts that are
+    multiples of 8 (AVX2) or 16 (AVX-512) much faster than odd ones.
+    """
+    if layer_fractions is not None and budget != "filters":
+        raise ValueError("layer_fractions are filter fractions: they need budget='filters'")
+    groups, prunable = _prunable_groups(model)
+    inits = initializers(model)
     weights = {name: to_array(inits[name]) for g in groups for name in g.producers}
     order = {i: np.argsort(-_importance(weights, groups[i], norm), kind="stable") for i in prunable}
     sizes = _conv_weight_sizes(model)
@@ -417,7 +500,10 @@ def plan_channels(
             after += size * ratio
         return 1.0 - after / total
 
-    if budget == "filters":
+    if layer_fractions is not None:
+        per_group = _group_fractions(model, groups, prunable, layer_fractions, sparsity)
+        counts = {i: keep_count(groups[i].channels, per_group[i]) for i in prunable}
+    elif budget == "filters":
         counts = keep_counts(sparsity)
     else:
         low, high = 0.0, 1.0
@@ -433,8 +519,9 @@ def plan_channels(
                 best = trial
         counts = best
     if all(counts[i] == groups[i].channels for i in prunable):
+        asked = "layer_sparsity" if layer_fractions is not None else f"sparsity {sparsity:g}"
         raise CompressionError(
-            f"sparsity {sparsity:g} removes no channel here"
+            f"{asked} removes no channel here"
             + (f" once kept counts are rounded to multiples of {round_to}" if round_to > 1 else "")
             + "; ask for more sparsity"
         )
@@ -447,6 +534,18 @@ def plan_channels(
         "criterion": norm,
         "round_to": round_to,
     }
+    if layer_fractions is not None:
+        # What each group really lost once counts were rounded, keyed like
+        # prunable_channel_layers (the group's first producer in graph order).
+        position = _conv_order(model)
+        info["layer_filters_removed"] = {
+            min(groups[i].producers, key=lambda name: position.get(name, 0)): round(
+                1 - counts[i] / groups[i].channels, 6
+            )
+            for i in sorted(
+                prunable, key=lambda i: min(position.get(n, 0) for n in groups[i].producers)
+            )
+        }
     return plan, info
 
 
@@ -492,9 +591,17 @@ def prune_channels(
     norm: str = "l2",
     budget: str = "parameters",
     round_to: int = 1,
+    layer_fractions: Mapping[str, float] | None = None,
 ) -> tuple[onnx.ModelProto, dict[str, Any]]:
     """Removes the least important output channels; returns the model and a summary."""
-    plan, info = plan_channels(model, sparsity, norm=norm, budget=budget, round_to=round_to)
+    plan, info = plan_channels(
+        model,
+        sparsity,
+        norm=norm,
+        budget=budget,
+        round_to=round_to,
+        layer_fractions=layer_fractions,
+    )
     pruned = apply_plan(model, plan)
     info["groups"] = plan.summary()
     return pruned, info

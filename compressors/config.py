@@ -11,6 +11,7 @@ in the server at submit time.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -48,6 +49,9 @@ def option(
         "choices": tuple(choices) if choices is not None else None,
         "pattern_help": pattern_help,
     }
+    if isinstance(default, list | dict):
+        # A mutable default would be shared by every config instance; each gets a copy.
+        return dataclasses.field(default_factory=lambda: copy.copy(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -102,10 +106,23 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         (item_type, *_) = typing.get_args(inner) or (Any,)
         items = [_coerce(f"{name}[{i}]", v, item_type) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(name, f"must be a mapping of name to value, got {value!r}")
+        key_type, value_type = typing.get_args(inner) or (str, Any)
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if key_type is str and (not isinstance(key, str) or not key):
+                raise ConfigError(name, f"keys must be non-empty strings, got {key!r}")
+            out[key] = _coerce(f"{name}[{key}]", item, value_type)
+        return out
     return value
 
 
 def _check_bounds(name: str, value: Any, meta: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict):
+        # A mapping's bounds and choices apply to each of its values.
+        return {key: _check_bounds(f"{name}[{key}]", item, meta) for key, item in value.items()}
     choices = meta.get("choices")
     if choices is not None and value is not None:
         candidate = value.lower() if isinstance(value, str) else value
@@ -167,8 +184,23 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        out[f.name] = list(value) if isinstance(value, tuple) else value
+        if isinstance(value, tuple | list):
+            value = list(value)
+        elif isinstance(value, dict):
+            value = dict(value)  # a copy: the caller may edit the report's values
+        out[f.name] = value
     return out
+
+
+def _type_name(annotation: Any) -> str:
+    """``float``, ``list of str``, ``mapping of str to float`` (for docs and the CLI)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (list, tuple) and args:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict and len(args) == 2:
+        return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def describe_config(cls: type) -> list[dict[str, Any]]:
@@ -177,11 +209,17 @@ def describe_config(cls: type) -> list[dict[str, Any]]:
     described = []
     for f in dataclasses.fields(cls):
         inner, nullable = _unwrap_optional(hints[f.name])
-        type_name = getattr(inner, "__name__", str(inner))
+        type_name = _type_name(inner)
+        if f.default is not _MISSING:
+            default = f.default
+        elif f.default_factory is not _MISSING:
+            default = f.default_factory()
+        else:
+            default = None
         entry: dict[str, Any] = {
             "name": f.name,
             "type": f"{type_name} or null" if nullable else type_name,
-            "default": None if f.default is _MISSING else f.default,
+            "default": default,
             "description": f.metadata.get("description", ""),
         }
         for key in ("minimum", "maximum", "choices", "pattern_help"):

@@ -121,6 +121,7 @@ def prune_with_inc(
         layer_size for name, layer_size in _weight_sizes(model).items() if name in bridged.weights
     )
     started = time.perf_counter()
+    adversarial: dict[str, Any] = {}
     with inc_session(data.work_dir, data.seed):
         from neural_compressor.config import WeightPruningConfig
         from neural_compressor.training import prepare_compression
@@ -162,7 +163,14 @@ def prune_with_inc(
                 )
                 manager = probe if target == config.sparsity else make_manager(target, [{}])
             losses = _drive(
-                torch, module, manager.callbacks, data, config, total_steps, update_weights
+                torch,
+                module,
+                manager.callbacks,
+                data,
+                config,
+                total_steps,
+                update_weights,
+                adversarial,
             )
         except CompressionError:
             raise
@@ -194,6 +202,8 @@ def prune_with_inc(
     }
     if losses:
         facts["loss_first"], facts["loss_last"] = round(losses[0], 4), round(losses[-1], 4)
+    if adversarial:
+        facts["adversarial"] = adversarial
     emptied = [name for name, value in measured["per_layer_sparsity"].items() if value >= 1.0]
     if emptied:
         raise CompressionError(f"pruning left layer(s) {', '.join(emptied)} with no weights")
@@ -215,9 +225,14 @@ def _filter_configs(
     from .channel_surgery import plan_channels
     from .onnx_graph import initializers, to_array
 
-    assert config.sparsity is not None
+    assert config.sparsity is not None and config.budget is not None
     plan, _ = plan_channels(
-        model, config.sparsity, norm="l2", budget=config.budget, round_to=config.round_to
+        model,
+        config.sparsity,
+        norm="l2",
+        budget=config.budget,
+        round_to=config.round_to,
+        layer_fractions=config.layer_sparsity,
     )
     inits = initializers(model)
     layer_configs: list[dict[str, Any]] = []
@@ -265,9 +280,19 @@ def _drive(
     config: PruneConfig,
     total_steps: int,
     update_weights: bool,
+    adversarial_facts: dict[str, Any],
 ) -> list[float]:
-    """Runs INC's callbacks around a training loop (or gradient-only steps)."""
+    """Runs INC's callbacks around a training loop (or gradient-only steps).
+
+    With ``config.adversarial_epsilon`` > 0 the loop trains on batches partly made of
+    PGD examples; their settings and losses go into ``adversarial_facts``.
+    """
+    from .adversarial_training import mixer_for
+
     needs_gradients = update_weights or config.criterion == "snip_momentum"
+    # Adversarial examples only make sense while weights are trained (steps > 0, which
+    # PruneConfig requires of adversarial_epsilon).
+    mixer = mixer_for(torch, config, data) if update_weights else None
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     batches = _batches(data, config.batch_size, total_steps, data.seed) if needs_gradients else []
     x_all = torch.from_numpy(np.ascontiguousarray(data.train_x, dtype=np.float32))
@@ -279,7 +304,11 @@ def _drive(
         optimizer.zero_grad()
         if needs_gradients:
             index = torch.from_numpy(batches[step])
-            loss = torch.nn.functional.cross_entropy(module(x_all[index]), y_all[index])
+            if mixer is not None:
+                # Crafted after on_step_begin: against the weights as INC just masked them.
+                loss = mixer.loss(module, x_all[index], y_all[index])
+            else:
+                loss = torch.nn.functional.cross_entropy(module(x_all[index]), y_all[index])
             loss.backward()
             losses.append(float(loss.detach()))
         callbacks.on_before_optimizer_step()
@@ -288,6 +317,8 @@ def _drive(
         callbacks.on_after_optimizer_step()
         callbacks.on_step_end()
     callbacks.on_train_end()
+    if mixer is not None:
+        adversarial_facts.update(mixer.facts())
     return losses
 
 
@@ -298,7 +329,8 @@ def fine_tune(
 
     Used after physical channel removal: the smaller graph is converted, trained on
     the training split, and written back. Weights that are exactly zero stay zero, so
-    an earlier pruning is not undone.
+    an earlier pruning is not undone. With ``config.adversarial_epsilon`` > 0 each batch
+    is partly made of PGD examples (:mod:`.adversarial_training`).
     """
     torch = import_torch()
     bridge = _bridge()
@@ -316,6 +348,9 @@ def fine_tune(
         for name in bridged.weights.values()
         if name in params and params[name].dim() > 1
     }
+    from .adversarial_training import mixer_for
+
+    mixer = mixer_for(torch, config, data)
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     x_all = torch.from_numpy(np.ascontiguousarray(data.train_x, dtype=np.float32))
     y_all = torch.from_numpy(np.asarray(data.train_y, dtype=np.int64))
@@ -324,7 +359,10 @@ def fine_tune(
     for batch in _batches(data, config.batch_size, config.steps, data.seed):
         index = torch.from_numpy(batch)
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(module(x_all[index]), y_all[index])
+        if mixer is not None:
+            loss = mixer.loss(module, x_all[index], y_all[index])
+        else:
+            loss = torch.nn.functional.cross_entropy(module(x_all[index]), y_all[index])
         loss.backward()
         optimizer.step()
         with torch.no_grad():
@@ -335,9 +373,12 @@ def fine_tune(
         tuned = bridge.write_back(model, bridged)
     except Exception as error:
         raise CompressionError(f"writing the fine-tuned weights back failed: {error}") from error
-    return tuned, {
+    facts: dict[str, Any] = {
         "steps": config.steps,
         "loss_first": round(losses[0], 4) if losses else None,
         "loss_last": round(losses[-1], 4) if losses else None,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if mixer is not None:
+        facts["adversarial"] = mixer.facts()
+    return tuned, facts

@@ -103,6 +103,7 @@ def build_variant(
             input_name=data.input_name,
             seed=data.seed + index,
             work_dir=step_dir,
+            input_range=data.input_range,
         )
         step_started = time.perf_counter()
         try:

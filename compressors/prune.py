@@ -26,7 +26,16 @@ Two paths, chosen by the config:
 removed. For channel pruning it is the fraction of the Conv weights removed
 (``budget=parameters``; removing a filter also removes the next layer's input
 channels, so about 1 - sqrt(1 - sparsity) of the filters go), or with
-``budget=filters`` the fraction of each layer's filters.
+``budget=filters`` the fraction of each layer's filters. ``layer_sparsity`` sets that
+filter fraction per Conv layer (keyed by weight initializer; the names
+:func:`robustedge.compressors.prunable_channel_layers` lists), which is what a
+robustness-aware search varies; unnamed layers keep ``sparsity``.
+
+Fine-tunes (``steps > 0``, both paths) may be adversarial: ``adversarial_epsilon > 0``
+replaces ``adversarial_fraction`` of every batch with L-inf PGD examples crafted
+against the network being trained (Madry et al., ICLR 2018; see
+:mod:`robustedge.compressors.adversarial_training`), so that the pruned network
+recovers robustness and not only clean accuracy.
 """
 
 from __future__ import annotations
@@ -86,11 +95,22 @@ class PruneConfig:
     )
     learning_rate: float = option(1e-3, "fine-tune learning rate (Adam)", minimum=1e-7, maximum=1.0)
     batch_size: int = option(32, "fine-tune batch size", minimum=1, maximum=4096)
-    budget: str = option(
-        "parameters",
+    budget: str | None = option(
+        None,
         "channel pattern: parameters (sparsity = share of the Conv weights removed, "
-        "one channel fraction for all layers) or filters (share of each layer's filters)",
+        "one channel fraction for all layers) or filters (share of each layer's filters); "
+        "default parameters, and filters with layer_sparsity",
         choices=("parameters", "filters"),
+    )
+    # option() returns a dataclasses.field (ruff only knows field() by name).
+    layer_sparsity: dict[str, float] | None = option(  # noqa: RUF009
+        None,
+        "channel pattern: filter fraction per layer, keyed by Conv weight initializer "
+        "name (a named layer's channel group loses round(fraction x channels) filters; "
+        "0 keeps it whole); layers not named lose the sparsity fraction of their filters "
+        "(implies budget=filters); round_to still applies",
+        minimum=0.0,
+        maximum=0.9,
     )
     physical: bool = option(
         True, "channel pattern: physically remove pruned channels (false: zero them only)"
@@ -109,12 +129,30 @@ class PruneConfig:
         "(every layer pruned to the target)",
         choices=("global", "local"),
     )
+    adversarial_epsilon: float = option(
+        0.0,
+        "adversarial fine-tune (Madry et al.): L-inf radius, in input units, of the PGD "
+        "examples mixed into each fine-tune batch (0: plain fine-tune; needs steps > 0)",
+        minimum=0.0,
+        maximum=1000.0,
+    )
+    adversarial_steps: int = option(
+        5, "adversarial fine-tune: PGD steps per batch", minimum=1, maximum=50
+    )
+    adversarial_fraction: float = option(
+        0.5,
+        "adversarial fine-tune: share of each batch replaced by its PGD examples",
+        minimum=0.0,
+        maximum=1.0,
+    )
 
     def resolve(self) -> None:
         self.pattern = self.pattern.strip().lower()
         if self.criterion is None:
             self.criterion = "l2" if self.pattern == "channel" else "magnitude"
         self.criterion = self.criterion.replace("-", "_")
+        if self.budget is None:
+            self.budget = "filters" if self.layer_sparsity is not None else "parameters"
         n_of_m = _N_OF_M.match(self.pattern)
         if self.sparsity is None:
             self.sparsity = 0.5
@@ -155,6 +193,25 @@ class PruneConfig:
             raise ConfigError(
                 "physical", f"{self.criterion} filter pruning always removes channels"
             )
+        if self.layer_sparsity is not None:
+            if self.pattern != "channel":
+                raise ConfigError("layer_sparsity", "applies only to pattern channel")
+            if self.budget != "filters":
+                raise ConfigError(
+                    "budget", "layer_sparsity gives filter fractions: it needs budget filters"
+                )
+        if self.adversarial_epsilon > 0:
+            if self.steps == 0:
+                raise ConfigError(
+                    "adversarial_epsilon",
+                    "adversarial fine-tuning needs fine-tune steps (steps > 0)",
+                )
+            if self.adversarial_fraction == 0:
+                raise ConfigError(
+                    "adversarial_fraction",
+                    "0 mixes no adversarial example into the fine-tune; "
+                    "set adversarial_epsilon 0 for a plain fine-tune",
+                )
 
 
 @register
@@ -169,6 +226,14 @@ class PruneCompressor(Compressor):
         "removes filters"
     )
     Config = PruneConfig
+
+    def config_dict(self, config: Any) -> dict[str, Any]:
+        values = super().config_dict(config)
+        if config.adversarial_epsilon == 0:
+            # A plain fine-tune never reads the PGD knobs; a report lists what acted.
+            values.pop("adversarial_steps", None)
+            values.pop("adversarial_fraction", None)
+        return values
 
     def apply(
         self, model: onnx.ModelProto, config: PruneConfig, data: CompressionData
@@ -187,13 +252,16 @@ class PruneCompressor(Compressor):
     def _filter_surgery(
         self, model: onnx.ModelProto, config: PruneConfig, data: CompressionData
     ) -> onnx.ModelProto:
-        assert config.criterion is not None and config.sparsity is not None  # resolved
+        # resolved by PruneConfig
+        assert config.criterion is not None and config.sparsity is not None
+        assert config.budget is not None
         pruned, info = prune_channels(
             model,
             config.sparsity,
             norm=config.criterion,
             budget=config.budget,
             round_to=config.round_to,
+            layer_fractions=config.layer_sparsity,
         )
         if config.steps > 0:
             from .inc_pruning import fine_tune

@@ -82,6 +82,7 @@ COPY bridge bridge
 COPY attacks attacks
 COPY latency latency
 COPY reports reports
+COPY search search
 RUN /opt/robustedge/bin/pip install --quiet -c constraints.txt "clients/python[yaml]" ".[$EXTRAS]" \
  && /opt/robustedge/bin/pip check \
  && /opt/robustedge/bin/python -c "import robustedge.service, robustedge.client, torch; assert not torch.cuda.is_available()"

@@ -50,7 +50,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy service compressors bridge attacks latency reports clients/python/robustedge/client
+	$(VENV)/bin/mypy service compressors bridge attacks latency reports search clients/python/robustedge/client
 
 clean:
 	rm -rf $(VENV) $(OPENVINO_VENV) $(DATA_DIR) .pytest_cache .mypy_cache

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robustedge.client.render import format_bytes, mode_name
+from robustedge.client.render import format_bytes, mode_name, sensitivity_groups
 from robustedge.reports.svg import figure_to_svg, new_figure
 from robustedge.reports.tradeoff import Tradeoff
 from robustedge.v1 import evaluation_pb2 as pb
@@ -23,6 +23,8 @@ __all__ = [
     "Chart",
     "latency_bars",
     "robustness_curves",
+    "search_chart",
+    "sensitivity_bars",
     "tradeoff_chart",
     "transfer_heatmaps",
 ]
@@ -256,29 +258,240 @@ def latency_bars(report: pb.Report, colors: dict[str, str]) -> list[Chart]:
 
 
 def sensitivity_bars(report: pb.Report) -> list[Chart]:
-    """Change in robust accuracy when one layer alone is pruned, most damaging first."""
+    """Change in robust accuracy when one layer alone is changed, most damaging
+    first; one panel per method (prune, quantize) sharing the layer axis."""
     rows = list(report.sensitivity)
     if not rows:
         return []
     first = rows[0]
-    title = (
-        f"Layer sensitivity: robust accuracy change under {first.attack} "
-        f"(eps {first.epsilon:.4g}) when only that layer is pruned"
-    )
-    height = 1.2 + 0.32 * len(rows)
-    with new_figure(7.5, height, chart_id="sensitivity") as figure:
-        axes = figure.subplots()
-        labels = [f"{row.layer} ({row.op_type})" for row in rows]
-        changes = [row.robust_change for row in rows]
-        colors = ["#b2182b" if change < 0 else "#2166ac" for change in changes]
-        positions = list(range(len(rows)))
-        axes.barh(positions, changes, color=colors)
-        axes.set_yticks(positions, labels)
-        axes.invert_yaxis()  # most damaging layer on top
-        axes.axvline(0.0, color="#333333", linewidth=0.8)
-        axes.set_xlabel("robust accuracy change against the unchanged base model")
-        axes.grid(axis="y", visible=False)
+    groups = sensitivity_groups(report)
+    if len(groups) == 1:
+        title = (
+            f"Layer sensitivity: robust accuracy change under {first.attack} "
+            f"(eps {first.epsilon:.4g}) when only that layer is pruned"
+        )
+    else:
+        title = (
+            f"Layer sensitivity: robust accuracy change under {first.attack} "
+            f"(eps {first.epsilon:.4g}) when only that layer is changed, per method"
+        )
+    # Layers in the order of their worst change over every method.
+    worst: dict[tuple[str, str], float] = {}
+    for row in rows:
+        key = (row.layer, row.op_type)
+        worst[key] = min(worst.get(key, row.robust_change), row.robust_change)
+    layers = sorted(worst, key=lambda key: worst[key])
+    limit = max((abs(row.robust_change) for row in rows), default=0.0) or 0.05
+    height = 1.3 + 0.32 * len(layers)
+    width = 7.5 if len(groups) == 1 else min(11.0, 2.6 + 3.6 * len(groups))
+    with new_figure(width, height, chart_id="sensitivity") as figure:
+        panels = figure.subplots(1, len(groups), squeeze=False, sharey=True)[0]
+        positions = list(range(len(layers)))
+        for axes, (method, method_rows) in zip(panels, groups.items(), strict=True):
+            by_layer = {(row.layer, row.op_type): row.robust_change for row in method_rows}
+            changes = [by_layer.get(key, 0.0) for key in layers]
+            colors = ["#b2182b" if change < 0 else "#2166ac" for change in changes]
+            axes.barh(positions, changes, color=colors)
+            for position, key in zip(positions, layers, strict=True):
+                if key not in by_layer:
+                    axes.text(
+                        0, position, " not measured", va="center", fontsize=7, color="#777777"
+                    )
+            axes.axvline(0.0, color="#333333", linewidth=0.8)
+            axes.set_xlim(-limit * 1.15, limit * 1.15)
+            axes.grid(axis="y", visible=False)
+            if len(groups) > 1:
+                axes.set_title(method or "unnamed method")
+        panels[0].set_yticks(positions, [f"{layer} ({op})" for layer, op in layers])
+        panels[0].invert_yaxis()  # most damaging layer on top
+        if len(groups) == 1:
+            panels[0].set_xlabel("robust accuracy change against the unchanged base model")
+        else:
+            figure.supxlabel("robust accuracy change against the unchanged base model", fontsize=9)
         svg = figure_to_svg(figure, chart_id="sensitivity", title=title)
+    return [Chart(title, svg)]
+
+
+# Markers of the comparison variants in the search chart, one per row.
+_COMPARISON_MARKERS = ("D", "^", "v", "P", "X", "s", "<", ">", "h", "p")
+
+
+def search_chart(report: pb.Report, colors: dict[str, str]) -> list[Chart]:
+    """The search's candidates: robust accuracy against latency ratio, marker
+    area proportional to size ratio. Pareto-front candidates are outlined and
+    joined, the chosen one is starred, candidates that broke a constraint are
+    grey, and the comparison variants (measured on the evaluation samples) are
+    labelled markers of their own. Failed candidates and points without a
+    latency measurement cannot be placed and are left out (the tables list them)."""
+    if not report.HasField("search"):
+        return []
+    search = report.search
+    candidates = [c for c in search.candidates if c.ok and c.latency_ratio > 0]
+    comparison = [row for row in search.comparison if row.latency_ratio > 0]
+    if not candidates and not comparison:
+        return []
+    title = (
+        f"Search: robust accuracy under {search.attack} (eps {search.epsilon:.4g}) "
+        "against latency and size"
+    )
+
+    def area(size_ratio: float) -> float:
+        return 25 + 260 * min(max(size_ratio, 0.0), 1.5)
+
+    with new_figure(7.6, 4.4, chart_id="search") as figure:
+        axes = figure.add_subplot()
+        xs = [c.latency_ratio for c in candidates] + [r.latency_ratio for r in comparison] + [1.0]
+        ys = [c.robust_accuracy for c in candidates] + [r.robust_accuracy for r in comparison]
+        ys.append(search.base_robust_accuracy)
+        off = [c for c in candidates if not c.within_budgets]
+        kept = [c for c in candidates if c.within_budgets and not c.on_front]
+        front = [c for c in candidates if c.on_front]
+        if off:
+            axes.scatter(
+                [c.latency_ratio for c in off],
+                [c.robust_accuracy for c in off],
+                s=[area(c.size_ratio) for c in off],
+                color="#bbbbbb",
+                alpha=0.6,
+                edgecolors="#999999",
+                linewidths=0.6,
+                zorder=2,
+                label="candidate outside a budget or the clean-drop limit",
+            )
+        if kept:
+            axes.scatter(
+                [c.latency_ratio for c in kept],
+                [c.robust_accuracy for c in kept],
+                s=[area(c.size_ratio) for c in kept],
+                color="#56B4E9",
+                alpha=0.45,
+                edgecolors="none",
+                zorder=3,
+                label="candidate within budgets",
+            )
+        if front:
+            front_colors = ["#0072B2" if c.within_budgets else "#bbbbbb" for c in front]
+            axes.scatter(
+                [c.latency_ratio for c in front],
+                [c.robust_accuracy for c in front],
+                s=[area(c.size_ratio) for c in front],
+                color=front_colors,
+                alpha=0.9,
+                edgecolors="black",
+                linewidths=1.3,
+                zorder=4,
+                label="on the Pareto front",
+            )
+            ordered = sorted(front, key=lambda c: (c.latency_ratio, c.robust_accuracy))
+            if len(ordered) > 1:
+                axes.plot(
+                    [c.latency_ratio for c in ordered],
+                    [c.robust_accuracy for c in ordered],
+                    linestyle="-",
+                    color="black",
+                    linewidth=0.9,
+                    zorder=3,
+                )
+            for c in front:
+                if not c.chosen:
+                    axes.annotate(
+                        c.name,
+                        (c.latency_ratio, c.robust_accuracy),
+                        textcoords="offset points",
+                        xytext=(math.sqrt(area(c.size_ratio)) / 2 + 3, -2),
+                        fontsize=7,
+                        color="#333333",
+                        zorder=6,
+                    )
+        for c in candidates:
+            if c.chosen:
+                axes.scatter(
+                    [c.latency_ratio],
+                    [c.robust_accuracy],
+                    marker="*",
+                    s=260,
+                    color="#E69F00",
+                    edgecolors="black",
+                    linewidths=1.0,
+                    zorder=7,
+                    label=f"chosen: {c.name} → {search.variant or 'not kept'}",
+                )
+                axes.annotate(
+                    f"chosen ({c.name})",
+                    (c.latency_ratio, c.robust_accuracy),
+                    textcoords="offset points",
+                    xytext=(10, 6),
+                    fontsize=8,
+                    fontweight="bold",
+                    zorder=8,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+                )
+        # The base model on the validation split: the point every ratio is against.
+        axes.scatter(
+            [1.0],
+            [search.base_robust_accuracy],
+            marker="o",
+            s=area(1.0),
+            facecolors="none",
+            edgecolors="#222222",
+            linewidths=1.2,
+            zorder=4,
+            label="base (validation split)",
+        )
+        for index, row in enumerate(comparison):
+            marker = _COMPARISON_MARKERS[index % len(_COMPARISON_MARKERS)]
+            color = colors.get(row.variant, "#555555")
+            preset = f", {row.preset}" if row.preset else ""
+            axes.scatter(
+                [row.latency_ratio],
+                [row.robust_accuracy],
+                marker=marker,
+                s=80,
+                color=color,
+                edgecolors="#222222",
+                linewidths=0.7,
+                zorder=5,
+                label=f"{row.variant}{preset} (evaluation samples)",
+            )
+            axes.annotate(
+                row.variant,
+                (row.latency_ratio, row.robust_accuracy),
+                textcoords="offset points",
+                xytext=(6, -10),
+                fontsize=7.5,
+                color=color,
+                zorder=6,
+            )
+        if search.max_latency_ratio > 0:
+            axes.axvline(
+                search.max_latency_ratio,
+                color="#cf222e",
+                linestyle="--",
+                linewidth=1.0,
+                zorder=1,
+                label=f"latency budget ≤ {search.max_latency_ratio:.2f}×",
+            )
+            xs.append(search.max_latency_ratio)
+        span = max(xs) - min(xs)
+        pad = span * 0.12 if span > 0 else 0.1
+        axes.set_xlim(max(0.0, min(xs) - pad), max(xs) + pad * 1.5)
+        low, high = min(ys), max(ys)
+        ypad = (high - low) * 0.15 if high > low else 0.05
+        axes.set_ylim(max(0.0, low - ypad), min(1.02, high + ypad * 1.5))
+        axes.set_xlabel("CPU p50 latency / base's (lower is better)")
+        axes.set_ylabel("robust accuracy")
+        axes.set_title("Candidates (marker area ∝ size / base)")
+        axes.annotate(
+            "base",
+            (1.0, search.base_robust_accuracy),
+            textcoords="offset points",
+            xytext=(0, -16),
+            ha="center",
+            fontsize=7.5,
+            color="#222222",
+        )
+        figure.legend(loc="outside right upper", fontsize=7, markerscale=0.6)
+        svg = figure_to_svg(figure, chart_id="search", title=title)
     return [Chart(title, svg)]
 
 

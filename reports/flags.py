@@ -77,6 +77,12 @@ EXPLANATIONS: dict[str, str] = {
         "server lowered it to one it accepts, which is safe when nothing in the graph needs "
         "the newer version. Numbers describe the lowered copy, which computes the same."
     ),
+    "sensitivity_layer_skipped": (
+        "Layer sensitivity could not change one layer alone with one of its methods (for "
+        "example a layer the quantizer cannot handle by itself), so that layer has no row "
+        "for that method. The other rows are unaffected; a missing row is not a layer "
+        "without sensitivity."
+    ),
 }
 
 

@@ -16,8 +16,10 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from robustedge.client.render import (
+    SEARCH_COMPARISON_COLUMNS,
     UNSET,
     RobustnessRow,
+    chosen_candidate,
     enum_name,
     format_bytes,
     format_change,
@@ -25,6 +27,7 @@ from robustedge.client.render import (
     format_fraction,
     format_ms,
     format_params,
+    format_ratio,
     format_throughput,
     latency_order,
     latency_speedups,
@@ -33,6 +36,9 @@ from robustedge.client.render import (
     reference_latency,
     report_to_dict,
     robustness_table,
+    search_facts,
+    search_steps_text,
+    sensitivity_groups,
     steps_text,
     variant_summaries,
 )
@@ -418,28 +424,204 @@ def _sensitivity(report: pb.Report) -> str:
             "</p></section>"
         )
         return "".join(out)
-    out.append(
-        '<p class="note">Each prunable layer of the base model alone was pruned and the model'
-        " attacked again (same samples, attack and seed); layers whose pruning costs the most"
-        " robustness come first. Keep those in full precision when compressing.</p>"
-    )
+    groups = sensitivity_groups(report)
+    if len(groups) == 1:
+        out.append(
+            '<p class="note">Each prunable layer of the base model alone was pruned and the '
+            "model attacked again (same samples, attack and seed); layers whose pruning costs "
+            "the most robustness come first. Keep those in full precision when compressing.</p>"
+        )
+    else:
+        methods = ", ".join(f"“{_e(method)}”" for method in groups)
+        out.append(
+            '<p class="note">Each prunable layer of the base model alone was changed by each '
+            f"method ({methods}) and the model attacked again (same samples, attack and seed); "
+            "one panel and one table per method, layers that lose the most robustness first. "
+            "Keep those in full precision when compressing.</p>"
+        )
     out += [_figure(chart, "wide") for chart in charts.sensitivity_bars(report)]
-    rows = [
-        [
-            _e(row.layer),
-            _e(row.op_type),
-            _e(row.method),
-            _e(format_fraction(row.clean_accuracy)),
-            _change_html(row.clean_change),
-            _e(format_fraction(row.robust_accuracy)),
-            _change_html(row.robust_change),
-        ]
-        for row in report.sensitivity
-    ]
     headers = ["Layer", "Op", "Change", "Clean acc.", "Δ clean", "Robust acc.", "Δ robust"]
-    out.append(_table(headers, rows))
+    for method, method_rows in groups.items():
+        if len(groups) > 1:
+            out.append(f"<h3>{_e(method or 'unnamed method')}</h3>")
+        rows = [
+            [
+                _e(row.layer),
+                _e(row.op_type),
+                _e(row.method),
+                _e(format_fraction(row.clean_accuracy)),
+                _change_html(row.clean_change),
+                _e(format_fraction(row.robust_accuracy)),
+                _change_html(row.robust_change),
+            ]
+            for row in method_rows
+        ]
+        out.append(_table(headers, rows, numeric=[3, 4, 5, 6]))
     out.append("</section>")
     return "".join(out)
+
+
+def _check(value: bool) -> str:
+    return '<span class="pos">✓</span>' if value else '<span class="neg">✗</span>'
+
+
+def _search(report: pb.Report, colors: dict[str, str]) -> str:
+    out = ['<section id="search"><h2>Robustness-aware search</h2>']
+    if not report.HasField("search"):
+        out.append(
+            '<p class="note">Not run (enable it with <code>search: {}</code> in the spec, or '
+            "<code>--preset robust-search</code>): the search builds compressed candidates, "
+            "scores their robust accuracy on a validation split and keeps the best one within "
+            "size and latency budgets.</p></section>"
+        )
+        return "".join(out)
+    search = report.search
+    if search.verdict:
+        out.append(f'<p class="verdict">{_e(search.verdict)}</p>')
+    chosen = chosen_candidate(search)
+    if search.variant:
+        detail = (
+            f" — candidate <b>{_e(chosen.name)}</b>: <code>{_e(search_steps_text(chosen.steps))}"
+            "</code>"
+            if chosen is not None
+            else ""
+        )
+        out.append(f"<p>Chosen variant: <b>{_e(search.variant)}</b>{detail}.</p>")
+    else:
+        out.append(
+            '<div class="flag"><p><b>No candidate met the budgets.</b> None of the '
+            f"{len(search.candidates)} candidates kept the clean accuracy within "
+            f"{search.max_clean_drop:.3f} of base and met every size and latency budget, "
+            "so no searched variant was added to the report.</p></div>"
+        )
+    base = [
+        (
+            "base on the validation split",
+            f"clean {format_fraction(search.base_clean_accuracy)}, robust "
+            f"{format_fraction(search.base_robust_accuracy)}",
+        ),
+    ]
+    out.append(
+        _facts(
+            [(label, _cell_text(value)) for label, value in search_facts(search)]
+            + [(label, _e(value)) for label, value in base]
+        )
+    )
+    chart = charts.search_chart(report, colors)
+    unplaced = [c.name for c in search.candidates if not c.ok or c.latency_ratio <= 0]
+    unplaced += [r.variant for r in search.comparison if r.latency_ratio <= 0]
+    caption = (
+        "Candidates were scored on the validation split "
+        f"({search.validation_samples:,} holdout samples); the comparison variants "
+        f"on the {report.samples:,} evaluation samples, so the two are not exactly "
+        "comparable. Marker area is proportional to the size ratio; outlined points are on "
+        "the Pareto front over robust accuracy, latency and size."
+    )
+    if unplaced:
+        caption += f" Not plotted (failed or latency not measured): {', '.join(unplaced)}."
+    out += [_figure(c, "wide", caption) for c in chart]
+    if search.comparison:
+        out.append(
+            "<h3>Against the plain presets</h3>"
+            '<p class="note">The chosen variant beside the plain preset variants of this '
+            "report, measured on the evaluation samples under the search's objective and "
+            "budgets.</p>"
+        )
+        rows, classes = [], []
+        for row in search.comparison:
+            name = f"<b>{_e(row.variant)}</b>" if row.variant == search.variant else _e(row.variant)
+            rows.append(
+                [
+                    name,
+                    _e(row.preset) if row.preset else _unset("not recorded"),
+                    _e(format_fraction(row.clean_accuracy)),
+                    _e(format_fraction(row.robust_accuracy)),
+                    _cell_text(format_ratio(row.size_ratio), "not recorded"),
+                    _e(format_ratio(row.latency_ratio))
+                    if row.latency_ratio > 0
+                    else '<span class="unset" title="latency not measured at the budget\'s '
+                    'batch size">not measured</span>',
+                    _check(row.within_budgets),
+                ]
+            )
+            classes.append("chosen" if search.variant and row.variant == search.variant else "")
+        out.append(
+            _table(
+                list(SEARCH_COMPARISON_COLUMNS),
+                rows,
+                numeric=[2, 3, 4, 5],
+                row_classes=classes,
+            )
+        )
+    out.append(_candidates_table(search))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _full_steps(steps: Iterable[pb.CompressionStep]) -> str:
+    """Every parameter of the steps (the tooltip of the compact form)."""
+    return steps_text(pb.VariantResult(name="candidate", steps=steps))
+
+
+def _candidates_table(search: pb.SearchResult) -> str:
+    if not search.candidates:
+        return '<p class="note">The search evaluated no candidate.</p>'
+    rows, classes = [], []
+    for c in search.candidates:
+        if c.ok:
+            numbers = [
+                _e(format_fraction(c.clean_accuracy)),
+                _e(format_fraction(c.robust_accuracy)),
+                _cell_text(format_ratio(c.size_ratio), "not recorded"),
+                _cell_text(format_ratio(c.latency_ratio)),
+            ]
+            flags = [
+                _check(c.within_budgets),
+                "●" if c.on_front else "",
+                "<b>chosen</b>" if c.chosen else "",
+            ]
+        else:
+            failed = _unset("the candidate failed")
+            numbers = [failed] * 4
+            flags = ['<span class="badge failed">failed</span>', "", ""]
+        rows.append(
+            [
+                f"<b>{_e(c.name)}</b>",
+                _e(c.origin) if c.origin else _unset("not recorded"),
+                f'<code title="{_e(_full_steps(c.steps))}">{_e(search_steps_text(c.steps))}</code>',
+                *numbers,
+                *flags,
+                "reused" if c.reused else "",
+                _e(c.error),
+            ]
+        )
+        classes.append("chosen" if c.chosen else ("failed" if not c.ok else ""))
+    table = _table(
+        [
+            "Candidate",
+            "Origin",
+            "Steps",
+            "Clean acc.",
+            "Robust acc.",
+            "Size ratio",
+            "Latency ratio",
+            "Within budgets",
+            "Front",
+            "Chosen",
+            "Reused",
+            "Error",
+        ],
+        rows,
+        numeric=[3, 4, 5, 6],
+        row_classes=classes,
+        css="candidates",
+    )
+    return (
+        "<h3>Candidates</h3>"
+        '<p class="note">Every candidate in evaluation order, scored on the validation split; '
+        "ratios are to base. “Front”: not dominated in robust accuracy, latency and size by "
+        "another candidate that keeps the clean accuracy.</p>" + table
+    )
 
 
 def _latency(report: pb.Report, colors: dict[str, str]) -> str:
@@ -464,19 +646,24 @@ def _latency(report: pb.Report, colors: dict[str, str]) -> str:
         peak = optional_value(row, "peak_rss_bytes")
         rows.append(
             [
-                _e(row.variant), _e(row.provider), _e(row.batch_size), _e(row.threads),
+                _e(row.variant),
+                _e(row.provider),
+                _e(row.batch_size),
+                _e(row.threads),
                 _cell_text(format_ms(row.p50_ms), "not recorded"),
                 _cell_text(format_ms(row.p90_ms), "not recorded"),
                 _cell_text(format_ms(row.p99_ms), "not recorded"),
                 _mean_std(row),
                 _cell_text(format_throughput(row.throughput), "not recorded"),
                 _unset("no base measurement on this configuration")
-                if speedup is None else _e(f"{speedup:.2f}×"),
+                if speedup is None
+                else _e(f"{speedup:.2f}×"),
                 _cell_text(format_bytes(peak), "not recorded"),
                 _e(f"{row.iterations} runs after {row.warmup} warm-up")
-                if row.iterations else _unset("not recorded"),
+                if row.iterations
+                else _unset("not recorded"),
             ]
-        )  # fmt: skip
+        )
     out.append(
         _table(
             [
@@ -613,6 +800,7 @@ _SECTIONS = [
     ("sensitivity", "Layer sensitivity"),
     ("latency", "Latency"),
     ("tradeoff", "Trade-off"),
+    ("search", "Search"),
     ("flags", "Flags"),
     ("environment", "Environment"),
 ]
@@ -624,6 +812,7 @@ def render_html(report: pb.Report) -> str:
         [variant.name for variant in report.variants]
         + [row.target_variant for row in report.attacks]
         + [row.variant for row in report.latency]
+        + [row.variant for row in report.search.comparison]
     )
     body = [
         _summary(report),
@@ -634,6 +823,7 @@ def render_html(report: pb.Report) -> str:
         _sensitivity(report),
         _latency(report, colors),
         _tradeoff(report, colors),
+        _search(report, colors),
         _flags(report),
         _environment(report),
     ]

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from robustedge.service.plan import BASE, Unit, transfer_sources, variant_names
-from robustedge.service.spec import struct_to_dict
+from robustedge.service.plan import BASE, Unit, search_variant, transfer_sources, variant_names
+from robustedge.service.spec import objective_epsilon, struct_to_dict
 from robustedge.service.validation import load_dataset
 from robustedge.v1 import evaluation_pb2 as pb
 
@@ -119,6 +119,7 @@ def run_unit(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
         "transfer": run_transfer,
         "latency": run_latency,
         "sensitivity": run_sensitivity,
+        "search": run_search,
     }
     return runners[unit.kind](ctx, unit, progress)
 
@@ -166,6 +167,21 @@ def run_variant(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, An
     if name == BASE:
         shutil.copyfile(ctx.model_path, path)
         facts: dict[str, Any] = {}
+    elif name == search_variant(ctx.spec):
+        chosen = _searched_candidate(ctx)
+        if chosen is None:
+            search = ctx.results.get("search", {}).get("search", {})
+            why = search.get("stopped_because") or "the search did not run"
+            row.update(
+                ok=False,
+                error=f"the search found no candidate within the budgets and the clean-"
+                f"accuracy constraint ({why})",
+                build_seconds=0.0,
+            )
+            return {"variants": [row]}
+        shutil.copyfile(ctx.job_dir / SEARCH_DIR / CHOSEN_MODEL, path)
+        row["steps"] = chosen["steps"]
+        facts = {}
     else:
         spec = next(v for v in ctx.spec.variants if v.name == name)
         steps = [{"compressor": s.compressor, **struct_to_dict(s.params)} for s in spec.steps]
@@ -204,16 +220,17 @@ def run_variant(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, An
     return result
 
 
-def _build_variant(ctx: JobContext, steps: list[dict[str, Any]], path: Path) -> dict[str, Any]:
-    import onnx
-
+def _build_model(
+    ctx: JobContext, model: Any, steps: list[dict[str, Any]], work_dir: Path
+) -> tuple[Any, Any]:
+    """Builds ``steps`` on ``model`` with the holdout split as calibration and
+    fine-tune data (the evaluation samples when there is no holdout)."""
     from robustedge.compressors import CompressionData, build_variant
 
     holdout_x, holdout_y = ctx.holdout_data()
+    _, _, input_range = ctx.eval_data()
     if len(holdout_y) == 0:
         holdout_x, holdout_y, _ = ctx.eval_data()
-    model = onnx.load(str(ctx.model_path))
-    work_dir = path.parent / f"{path.stem}.work"
     work_dir.mkdir(parents=True, exist_ok=True)
     data = CompressionData(
         calib_x=holdout_x,
@@ -223,10 +240,22 @@ def _build_variant(ctx: JobContext, steps: list[dict[str, Any]], path: Path) -> 
         input_name=model.graph.input[0].name,
         seed=int(ctx.spec.seed),
         work_dir=work_dir,
+        input_range=input_range,
     )
-    build = build_variant(model, steps, data)
-    onnx.save(build.model, str(path))
-    shutil.rmtree(work_dir, ignore_errors=True)
+    try:
+        build = build_variant(model, steps, data)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return build.model, build
+
+
+def _build_variant(ctx: JobContext, steps: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    import onnx
+
+    model, build = _build_model(
+        ctx, onnx.load(str(ctx.model_path)), steps, path.parent / f"{path.stem}.work"
+    )
+    onnx.save(model, str(path))
     facts = dict(build.facts)
     facts["resolved_steps"] = [
         {"compressor": s["compressor"], "params": {k: v for k, v in s.items() if k != "compressor"}}
@@ -514,104 +543,203 @@ def _fidelity_passed(ctx: JobContext, variant: str) -> bool:
 
 
 def run_sensitivity(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
-    """Prunes each prunable layer of the base model alone (smallest-magnitude weights
-    to zero), attacks that model white-box through its own bridge, scores it on
-    onnxruntime, and reports the change against the unchanged base model, most
-    damaging layer first. The same samples, attack, parameters and seed throughout."""
+    """Changes each weight layer of the base model alone — prunes it (smallest-magnitude
+    weights to zero) and/or quantizes it to int8 with every other layer kept in float —
+    attacks that model white-box through its own bridge, scores it on onnxruntime, and
+    reports the change against the unchanged base model, most damaging first. The same
+    samples, attack, parameters and seed throughout."""
     import onnx
-    from onnx import numpy_helper
 
     from robustedge.compressors.onnx_graph import weight_layers
+    from robustedge.search.objective import clean_and_robust
 
-    attack_name, epsilon, sparsity = sensitivity_settings(ctx.spec)
+    objective = _objective(ctx, *sensitivity_settings(ctx.spec)[:2])
+    sparsity = sensitivity_settings(ctx.spec)[2]
+    methods = list(ctx.spec.sensitivity.methods) or ["prune", "quantize"]
     x, y, input_range = ctx.eval_data()
     base = onnx.load(str(ctx.variant_path(BASE)))
     layers = weight_layers(base)
-    baseline = _clean_and_robust(ctx, base, attack_name, epsilon, x, y, input_range)
-    rows = []
-    for i, layer in enumerate(layers):
-        progress(i / max(len(layers), 1), layer.initializer)
-        pruned = onnx.ModelProto()
-        pruned.CopyFrom(base)
-        tensor = next(t for t in pruned.graph.initializer if t.name == layer.initializer)
-        weights = numpy_helper.to_array(tensor).copy()
-        threshold = np.quantile(np.abs(weights), sparsity)
-        weights[np.abs(weights) <= threshold] = 0
-        tensor.CopyFrom(numpy_helper.from_array(weights, tensor.name))
-        clean, robust = _clean_and_robust(ctx, pruned, attack_name, epsilon, x, y, input_range)
+    baseline = clean_and_robust(base, objective, x, y, input_range)
+    rows: list[dict[str, Any]] = []
+    flags: list[dict[str, Any]] = []
+    jobs = [(method, layer) for method in methods for layer in layers]
+    for i, (method, layer) in enumerate(jobs):
+        progress(i / max(len(jobs), 1), f"{method} {layer.initializer}")
+        try:
+            if method == "prune":
+                changed, description = _prune_one_layer(base, layer.initializer, sparsity)
+            else:
+                others = [other.initializer for other in layers if other is not layer]
+                changed, description = _quantize_one_layer(ctx, base, others)
+            clean, robust = clean_and_robust(changed, objective, x, y, input_range)
+        except Exception as exc:  # one layer that cannot be changed must not end the analysis
+            log.warning("sensitivity %s of %s failed: %s", method, layer.initializer, exc)
+            flags.append(
+                _flag(
+                    "sensitivity_layer_skipped",
+                    pb.FLAG_SEVERITY_INFO,
+                    f"Layer sensitivity could not {method} {layer.initializer} alone"
+                    f" ({_reason(exc)}); the layer has no {method} row.",
+                    variant=BASE,
+                )
+            )
+            continue
         rows.append(
             {
                 "layer": layer.initializer,
                 "op_type": layer.op_type,
-                "method": f"magnitude prune {sparsity:.0%} of this layer only",
+                "method": description,
                 "clean_accuracy": clean,
                 "robust_accuracy": robust,
                 "robust_change": robust - baseline[1],
                 "clean_change": clean - baseline[0],
-                "attack": attack_name,
-                "epsilon": epsilon,
+                "attack": objective.attack,
+                "epsilon": objective.epsilon,
             }
         )
     rows.sort(key=lambda row: row["robust_change"])
-    return {"sensitivity": rows}
+    return {"sensitivity": rows, "flags": flags}
+
+
+def _prune_one_layer(base: Any, initializer: str, sparsity: float) -> tuple[Any, str]:
+    import onnx
+    from onnx import numpy_helper
+
+    pruned = onnx.ModelProto()
+    pruned.CopyFrom(base)
+    tensor = next(t for t in pruned.graph.initializer if t.name == initializer)
+    weights = numpy_helper.to_array(tensor).copy()
+    threshold = np.quantile(np.abs(weights), sparsity)
+    weights[np.abs(weights) <= threshold] = 0
+    tensor.CopyFrom(numpy_helper.from_array(weights, tensor.name))
+    return pruned, f"magnitude prune {sparsity:.0%} of this layer only"
+
+
+def _quantize_one_layer(ctx: JobContext, base: Any, keep_float: list[str]) -> tuple[Any, str]:
+    step: dict[str, Any] = {"compressor": "quantize", "approach": "static", "format": "qdq"}
+    if keep_float:
+        step["float_layers"] = keep_float
+    model, _ = _build_model(ctx, base, [step], ctx.job_dir / "sensitivity.work")
+    return model, "int8 static (INC) of this layer only"
 
 
 def sensitivity_settings(spec: pb.EvaluationSpec) -> tuple[str, float, float]:
     """(attack, epsilon, sparsity) of the sensitivity analysis, defaults resolved."""
     settings = spec.sensitivity
     attack = settings.attack or "pgd"
-    epsilon = settings.epsilon
-    if not epsilon:
-        same = [a for a in spec.attacks if a.attack == attack and a.epsilons]
-        epsilon = sorted(same[0].epsilons)[len(same[0].epsilons) // 2] if same else 0.1
-    return attack, float(epsilon), float(settings.sparsity or 0.5)
+    epsilon = objective_epsilon(spec, attack, settings.epsilon, 1.0)
+    return attack, epsilon, float(settings.sparsity or 0.5)
 
 
-def _clean_and_robust(
-    ctx: JobContext,
-    model: Any,
-    attack_name: str,
-    epsilon: float,
-    x: np.ndarray,
-    y: np.ndarray,
-    input_range: tuple[float, float],
-) -> tuple[float, float]:
-    import onnxruntime as ort
+def _objective(ctx: JobContext, attack: str, epsilon: float) -> Any:
+    """The attack an analysis measures robustness with: the spec's parameters and norm
+    for that attack when the spec runs it, else the attack's defaults."""
+    from robustedge.search.objective import AttackObjective
 
-    from robustedge.attacks import AttackTarget, get_attack
-    from robustedge.bridge import convert
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    same = next((a for a in ctx.spec.attacks if a.attack == attack), None)
+    return AttackObjective(
+        attack=attack,
+        epsilon=float(epsilon),
+        norm=same.norm if same is not None and same.norm else "linf",
+        params=struct_to_dict(same.params) if same is not None else {},
+        seed=int(ctx.spec.seed),
     )
-    name = session.get_inputs()[0].name
 
-    def predict(batch: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [
-                session.run(None, {name: batch[i : i + SCORING_BATCH]})[0]
-                for i in range(0, len(batch), SCORING_BATCH)
-            ]
+
+# -- robustness-aware search --------------------------------------------------------
+
+SEARCH_DIR = "search"
+CHOSEN_MODEL = "chosen.onnx"
+# Fewest validation and training samples a search accepts: fewer make its scores noise.
+MIN_SEARCH_SAMPLES = 20
+
+
+def run_search(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    """Searches compression choices for the most robust variant within the budgets
+    (robustedge.search); the choice is saved for the searched variant's unit."""
+    import onnx
+    from google.protobuf import json_format
+
+    from robustedge.compressors.channel_surgery import prunable_channel_layers
+    from robustedge.compressors.onnx_graph import weight_layers
+    from robustedge.search import CandidateCache, SearchSettings, SearchSpace
+    from robustedge.search import run_search as search
+    from robustedge.search.runner import SearchData
+
+    spec = ctx.spec.search
+    objective = _objective(ctx, spec.attack, spec.epsilon)
+    settings = SearchSettings(
+        objective=objective,
+        max_clean_drop=spec.max_clean_drop,
+        max_size_ratio=spec.max_size_ratio,
+        max_latency_ratio=spec.max_latency_ratio,
+        latency_batch_size=int(spec.latency_batch_size),
+        size_metric=spec.size_metric,
+        max_evaluations=int(spec.max_evaluations),
+        max_seconds=float(spec.max_seconds),
+        dimensions=frozenset(spec.dimensions),
+    )
+    summary: dict[str, Any] = {
+        **json_format.MessageToDict(spec, preserving_proto_field_name=True),
+        "seed": int(ctx.spec.seed),
+    }
+    for key in ("enabled", "variant_name", "dimensions", "max_evaluations", "max_seconds"):
+        summary.pop(key, None)
+    holdout_x, holdout_y = ctx.holdout_data()
+    _, _, input_range = ctx.eval_data()
+    validation = int(spec.validation_samples) or min(500, len(holdout_y) // 2)
+    if min(validation, len(holdout_y) - validation) < MIN_SEARCH_SAMPLES:
+        summary["stopped_because"] = (
+            f"not enough holdout samples ({len(holdout_y)}): the search needs at least"
+            f" {MIN_SEARCH_SAMPLES} to score candidates and {MIN_SEARCH_SAMPLES} to calibrate"
+            " and fine-tune them, none of them evaluation samples; lower `samples`"
         )
-
-    clean = float((predict(x).argmax(1) == y).mean())
-    bridged = convert(model)
-    target = AttackTarget(
-        predict=predict,
-        module=bridged.module,
-        num_classes=int(predict(x[:1]).shape[1]),
-        input_shape=tuple(x.shape[1:]),
+        return {"search": summary}
+    order = np.random.default_rng(ctx.spec.seed).permutation(len(holdout_y))
+    scored, tuned = order[:validation], order[validation:]
+    data = SearchData(
+        train_x=holdout_x[tuned],
+        train_y=holdout_y[tuned],
+        val_x=holdout_x[scored],
+        val_y=holdout_y[scored],
+        input_range=input_range,
     )
-    attack_spec = next((a for a in ctx.spec.attacks if a.attack == attack_name), None)
-    params = struct_to_dict(attack_spec.params) if attack_spec is not None else {}
-    norm = attack_spec.norm if attack_spec is not None and attack_spec.norm else "linf"
-    run = get_attack(attack_name).generate(
-        target, x, y, epsilon=epsilon, norm=norm, params=params,
-        input_range=input_range, seed=int(ctx.spec.seed),
+    base = onnx.load(str(ctx.model_path))
+    space = SearchSpace(
+        prunable=prunable_channel_layers(base),
+        weights=[layer.initializer for layer in weight_layers(base)],
+        epsilon=objective.epsilon,
+        dimensions=settings.dimensions,
+    )
+    folder = ctx.job_dir / SEARCH_DIR
+    cache = CandidateCache(folder, context={**summary, "validation": validation})
+    outcome = search(
+        base, space, data, settings, cache,
+        seed=int(ctx.spec.seed), work_dir=folder / "work", progress=progress,
     )  # fmt: skip
-    return clean, float((predict(run.x_adv).argmax(1) == y).mean())
+    if outcome.chosen_path is not None:
+        shutil.copyfile(outcome.chosen_path, folder / CHOSEN_MODEL)
+    summary.update(
+        variant=search_variant(ctx.spec) if outcome.chosen is not None else "",
+        validation_samples=validation,
+        evaluations=outcome.evaluations,
+        reused=outcome.reused,
+        seconds=outcome.seconds,
+        stopped_because=outcome.stopped_because,
+        base_clean_accuracy=outcome.base_clean_accuracy,
+        base_robust_accuracy=outcome.base_robust_accuracy,
+        candidates=_jsonable(outcome.candidates),
+    )
+    return {"search": summary}
+
+
+def _searched_candidate(ctx: JobContext) -> dict[str, Any] | None:
+    """The search's chosen candidate row, if it chose one and its model is on disk."""
+    search = ctx.results.get("search", {}).get("search", {})
+    chosen = [row for row in search.get("candidates", []) if row.get("chosen")]
+    if not chosen or not (ctx.job_dir / SEARCH_DIR / CHOSEN_MODEL).exists():
+        return None
+    return chosen[0]
 
 
 # -- latency ------------------------------------------------------------------------

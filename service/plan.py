@@ -19,7 +19,7 @@ BASE = "base"
 @dataclass(frozen=True)
 class Unit:
     key: str
-    kind: str  # prepare | variant | attack | transfer | latency
+    kind: str  # prepare | variant | attack | transfer | sensitivity | search | latency
     stage: str  # shown to users in progress events
     variant: str = ""
     attack_index: int = -1
@@ -35,8 +35,19 @@ def default_modes(needs_gradients: bool) -> tuple[int, ...]:
     return (pb.ATTACK_MODE_BLACK_BOX,)
 
 
+DEFAULT_SEARCH_VARIANT = "searched"
+
+
+def search_variant(spec: pb.EvaluationSpec) -> str:
+    """Name of the variant the robustness-aware search produces, or '' when it is off."""
+    if not spec.search.enabled:
+        return ""
+    return spec.search.variant_name or DEFAULT_SEARCH_VARIANT
+
+
 def variant_names(spec: pb.EvaluationSpec) -> list[str]:
-    return [BASE, *(v.name for v in spec.variants)]
+    searched = search_variant(spec)
+    return [BASE, *(v.name for v in spec.variants), *([searched] if searched else [])]
 
 
 def transfer_sources(attack: pb.AttackSpec, variants: list[str]) -> list[str]:
@@ -51,8 +62,22 @@ def plan_units(spec: pb.EvaluationSpec, needs_gradients: dict[str, bool]) -> lis
     """Lists the units of a job; ``needs_gradients`` maps attack name -> white-box or not."""
     variants = variant_names(spec)
     units = [Unit("prepare", "prepare", "preparing samples", weight=0.2)]
+    searched = search_variant(spec)
+    if searched:
+        # The search builds and scores many candidates; its choice becomes a variant.
+        cost = float(spec.search.max_evaluations or 24)
+        units.append(
+            Unit("search", "search", "robustness-aware search", depends=("prepare",), weight=cost)
+        )
     units += [
-        Unit(f"variant:{v}", "variant", f"building {v}", variant=v, depends=("prepare",), weight=2)
+        Unit(
+            f"variant:{v}",
+            "variant",
+            f"building {v}",
+            variant=v,
+            depends=("prepare", "search") if v == searched else ("prepare",),
+            weight=2,
+        )
         for v in variants
     ]
     for i, attack in enumerate(spec.attacks):

@@ -82,6 +82,8 @@ def assemble(
             _parse(row, report.files.add())
         for row in record.result.get("sensitivity", []):
             _parse(row, report.sensitivity.add())
+        if "search" in record.result:
+            _parse(record.result["search"], report.search)
         flags.extend(record.result.get("flags", []))
 
     flags.extend(_sanity_flags(report))
@@ -91,8 +93,22 @@ def assemble(
     base = next((v for v in report.variants if v.name == BASE), None)
     if base is not None and base.HasField("macs"):
         report.model.macs = base.macs
+    if report.HasField("search"):
+        compare_search(report)
     report.gates.extend(_gates(report, list(job.spec.gates)))
     return report
+
+
+def compare_search(report: pb.Report) -> None:
+    """Puts the searched variant beside the plain preset variants of the same report,
+    all measured on the evaluation samples, and writes the verdict."""
+    from robustedge.service.comparison import comparison_rows, verdict
+
+    search = report.search
+    del search.comparison[:]
+    for row in comparison_rows(report):
+        search.comparison.add(**row)
+    search.verdict = verdict(report)
 
 
 def _order_variants(report: pb.Report, spec: pb.EvaluationSpec) -> None:

@@ -94,7 +94,44 @@ PRESETS: dict[str, tuple[str, Callable[[InputRange], dict[str, Any]]]] = {
     "compounded": _variants_preset(
         "compounded", "pruning, clustering and int8 alone and in every combination, quick attacks"
     ),
+    "robust-search": (
+        "robustness-aware search for the most robust variant within size <= 0.3x, CPU p50"
+        " <= 0.7x base (batch 128) and 3 points of clean accuracy, beside the plain int8"
+        " and pruning-sweep variants",
+        lambda input_range: _robust_search_preset(input_range),
+    ),
 }
+
+# Budgets of the robust-search preset. On small CNNs such as the digits demo, int8
+# is ~0.3x the size and ~0.6-0.7x the batch-128 CPU latency of float, so these
+# budgets admit the plain int8 variant and ask the search to beat its robustness.
+ROBUST_SEARCH_BUDGETS = {"max_size_ratio": 0.3, "max_latency_ratio": 0.7, "max_clean_drop": 0.03}
+
+
+def _robust_search_preset(input_range: InputRange) -> dict[str, Any]:
+    """The plain int8 and pruning-sweep variants, plus the search's choice, under
+    PGD; latency at batch 1 and at the search's batch 128."""
+    spec = _variants_preset("int8", "")[1](input_range)
+    sweep = _variants_preset("pruning-sweep", "")[1](input_range)
+    width = input_range[1] - input_range[0]
+    spec.update(
+        # Half of the digits set: the other half calibrates, fine-tunes and scores
+        # the search's candidates.
+        samples=270,
+        variants=spec["variants"] + sweep["variants"],
+        attacks=[
+            {"attack": "pgd", "norm": "linf", "epsilons": [0.05 * width, 0.1 * width]},
+        ],
+        latency={"providers": ["cpu"], "batch_sizes": [1, 128], "threads": [1]},
+        search={
+            "enabled": True,
+            "attack": "pgd",
+            "epsilon": 0.1 * width,
+            "latency_batch_size": 128,
+            **ROBUST_SEARCH_BUDGETS,
+        },
+    )
+    return spec
 
 
 def preset_spec(name: str, input_range: InputRange = (0.0, 1.0)) -> pb.EvaluationSpec:
@@ -138,6 +175,12 @@ def merge(
         spec.latency.CopyFrom(overrides.latency)
     if overrides.HasField("fidelity"):
         spec.fidelity.CopyFrom(overrides.fidelity)
+    if overrides.HasField("sensitivity"):
+        spec.sensitivity.CopyFrom(overrides.sensitivity)
+    if overrides.HasField("search"):
+        # Settings the client left at 0/empty keep the preset's (e.g. its budgets).
+        spec.search.MergeFrom(overrides.search)
+    spec.keep_adversarial = spec.keep_adversarial or overrides.keep_adversarial
     spec.gates.extend(overrides.gates)
     return spec
 
@@ -167,6 +210,7 @@ def validate(spec: pb.EvaluationSpec, *, input_range: tuple[float, float]) -> pb
     _validate_latency(spec.latency)
     _validate_gates(spec)
     _validate_sensitivity(spec, input_range)
+    _validate_search(spec, input_range)
     if spec.fidelity.max_abs_diff < 0 or not 0 <= spec.fidelity.min_top1_agreement <= 1:
         raise InvalidArgument(
             "spec.fidelity thresholds must be max_abs_diff >= 0, 0 <= agreement <= 1"
@@ -294,23 +338,117 @@ def latency_configs(latency: pb.LatencySpec) -> list[Any]:
 
 
 def _validate_sensitivity(spec: pb.EvaluationSpec, input_range: InputRange) -> None:
-    from robustedge.attacks import Need, get_attack
-
     settings = spec.sensitivity
     if not settings.enabled:
         return
-    name = settings.attack or "pgd"
-    try:
-        attack = get_attack(name)
-    except KeyError as exc:
-        raise InvalidArgument(f"sensitivity.attack: {exc.args[0] if exc.args else exc}") from exc
-    if attack.needs != Need.GRADIENTS:
-        raise InvalidArgument(f"sensitivity.attack: {name} is not a gradient attack")
+    _gradient_attack(settings.attack or "pgd", "sensitivity.attack")
     width = input_range[1] - input_range[0]
     if not 0 <= settings.epsilon <= width or not math.isfinite(settings.epsilon):
         raise InvalidArgument(f"sensitivity.epsilon must be in [0, {width:g}]")
     if not 0 <= settings.sparsity < 1:
         raise InvalidArgument("sensitivity.sparsity must be in [0, 1)")
+    unknown = set(settings.methods) - set(SENSITIVITY_METHODS)
+    if unknown:
+        raise InvalidArgument(
+            f"sensitivity.methods: unknown {sorted(unknown)}; known: {list(SENSITIVITY_METHODS)}"
+        )
+    if not settings.methods:
+        settings.methods.extend(SENSITIVITY_METHODS)
+
+
+SENSITIVITY_METHODS = ("prune", "quantize")
+
+
+def _gradient_attack(name: str, where: str) -> None:
+    from robustedge.attacks import Need, get_attack
+
+    try:
+        attack = get_attack(name)
+    except KeyError as exc:
+        raise InvalidArgument(f"{where}: {exc.args[0] if exc.args else exc}") from exc
+    if attack.needs != Need.GRADIENTS:
+        raise InvalidArgument(f"{where}: {name} is not a gradient attack")
+
+
+def objective_epsilon(spec: pb.EvaluationSpec, attack: str, epsilon: float, width: float) -> float:
+    """An analysis' epsilon: as given, else the middle epsilon of the spec's first attack
+    of that name, else 0.1 of the input range width."""
+    if epsilon:
+        return float(epsilon)
+    same = [a for a in spec.attacks if a.attack == attack and a.epsilons]
+    if same:
+        return float(sorted(same[0].epsilons)[len(same[0].epsilons) // 2])
+    return 0.1 * width
+
+
+SEARCH_DIMENSIONS = ("prune", "quantize", "cluster", "finetune", "order")
+SEARCH_DEFAULTS = {
+    "max_clean_drop": 0.02,
+    "latency_batch_size": 128,
+    "size_metric": "file",
+    "max_evaluations": 24,
+    "max_seconds": 600.0,
+}
+
+
+def _validate_search(spec: pb.EvaluationSpec, input_range: InputRange) -> None:
+    """Checks the search settings and writes every default into the spec, so the
+    report shows what the search ran with."""
+    from robustedge.service.plan import DEFAULT_SEARCH_VARIANT
+
+    search = spec.search
+    if not search.enabled:
+        return
+    search.variant_name = search.variant_name or DEFAULT_SEARCH_VARIANT
+    if not _VARIANT_NAME.match(search.variant_name) or search.variant_name == "base":
+        raise InvalidArgument(
+            f"search.variant_name {search.variant_name!r} must match [a-z0-9][a-z0-9_-]* and"
+            " not be 'base'"
+        )
+    if search.variant_name in {v.name for v in spec.variants}:
+        raise InvalidArgument(
+            f"search.variant_name {search.variant_name!r} is also a variant of the spec"
+        )
+    search.attack = search.attack or "pgd"
+    _gradient_attack(search.attack, "search.attack")
+    width = input_range[1] - input_range[0]
+    if not math.isfinite(search.epsilon) or not 0 <= search.epsilon <= width:
+        raise InvalidArgument(f"search.epsilon must be in [0, {width:g}]")
+    search.epsilon = objective_epsilon(spec, search.attack, search.epsilon, width)
+    for name, value in SEARCH_DEFAULTS.items():
+        if not getattr(search, name):
+            setattr(search, name, value)
+    ratios = {
+        "max_clean_drop": search.max_clean_drop,
+        "max_size_ratio": search.max_size_ratio,
+        "max_latency_ratio": search.max_latency_ratio,
+    }
+    for name, value in ratios.items():
+        if not math.isfinite(value) or not 0 <= value <= (1 if name == "max_clean_drop" else 100):
+            raise InvalidArgument(f"search.{name} must be a fraction >= 0, got {value}")
+    if not 1 <= search.latency_batch_size <= 4096:
+        raise InvalidArgument("search.latency_batch_size must be in [1, 4096]")
+    if search.size_metric not in ("file", "gzip"):
+        raise InvalidArgument(
+            f"search.size_metric must be file or gzip, got {search.size_metric!r}"
+        )
+    if not 1 <= search.max_evaluations <= 500:
+        raise InvalidArgument("search.max_evaluations must be in [1, 500]")
+    if not math.isfinite(search.max_seconds) or not 0 < search.max_seconds <= 86400:
+        raise InvalidArgument("search.max_seconds must be in (0, 86400]")
+    if search.validation_samples < 0:
+        raise InvalidArgument("search.validation_samples must be >= 0")
+    unknown = set(search.dimensions) - set(SEARCH_DIMENSIONS)
+    if unknown:
+        raise InvalidArgument(
+            f"search.dimensions: unknown {sorted(unknown)}; known: {list(SEARCH_DIMENSIONS)}"
+        )
+    if not search.dimensions:
+        # Clustering shares weight values but keeps the ONNX file as large; it only
+        # pays off when size means compressed bytes.
+        search.dimensions.extend(
+            d for d in SEARCH_DIMENSIONS if d != "cluster" or search.size_metric == "gzip"
+        )
 
 
 def _validate_gates(spec: pb.EvaluationSpec) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-LIBRARY = ["service", "compressors", "bridge", "attacks", "latency", "reports",
+LIBRARY = ["service", "compressors", "bridge", "attacks", "latency", "reports", "search",
            "clients/python/robustedge/client"]  # fmt: skip
 
 

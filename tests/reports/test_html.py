@@ -132,8 +132,8 @@ def test_page_is_well_formed_with_unique_ids(page: str) -> None:
 
 
 def test_page_has_every_section(page: str) -> None:
-    for anchor in ("summary", "model", "variants", "robustness", "transfer", "latency",
-                   "tradeoff", "flags", "environment"):  # fmt: skip
+    for anchor in ("summary", "model", "variants", "robustness", "transfer", "sensitivity",
+                   "latency", "tradeoff", "search", "flags", "environment"):  # fmt: skip
         assert f'<section id="{anchor}">' in page
         assert f'href="#{anchor}"' in page
 

@@ -1,4 +1,4 @@
-"""Layer sensitivity (issue 11, first part): prune one layer at a time, attack again."""
+"""Layer sensitivity (issue 11): prune or quantize one layer at a time, attack again."""
 
 from __future__ import annotations
 
@@ -22,8 +22,16 @@ def test_every_prunable_layer_is_ranked_by_its_robustness_cost(server, digits):
                                    html=True)  # fmt: skip
     report = response.report
     rows = list(report.sensitivity)
-    # The digits CNN has three Conv and two Gemm weights.
-    assert sorted(r.op_type for r in rows) == ["Conv", "Conv", "Conv", "Gemm", "Gemm"]
+    assert list(report.spec.sensitivity.methods) == ["prune", "quantize"]  # the default
+    # The digits CNN has three Conv and two Gemm weights; each is changed both ways.
+    for method in (
+        "magnitude prune 70% of this layer only",
+        "int8 static (INC) of this layer only",
+    ):
+        changed = [r for r in rows if r.method == method]
+        assert sorted(r.op_type for r in changed) == ["Conv", "Conv", "Conv", "Gemm", "Gemm"]
+        assert len({r.layer for r in changed}) == 5
+    assert not [f for f in report.flags if f.code == "sensitivity_layer_skipped"]
     changes = [r.robust_change for r in rows]
     assert changes == sorted(changes)  # most damaging first
     base_pgd = next(

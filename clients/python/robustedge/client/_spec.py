@@ -35,7 +35,7 @@ from robustedge.v1 import evaluation_pb2 as pb
 
 _TOP_LEVEL = {
     "preset", "samples", "seed", "variants", "attacks", "latency", "gates", "fidelity",
-    "keep_adversarial", "sensitivity",
+    "keep_adversarial", "sensitivity", "search",
 }  # fmt: skip
 _ATTACK_KEYS = {"attack", "norm", "epsilons", "modes", "transfer_sources"}
 _MODES = {
@@ -43,6 +43,18 @@ _MODES = {
     "transfer": pb.ATTACK_MODE_TRANSFER,
     "black_box": pb.ATTACK_MODE_BLACK_BOX,
 }
+
+
+def _analysis(raw: Any, message: Any, where: str) -> Any:
+    """An optional analysis (``sensitivity``, ``search``): present means enabled, and
+    ``{}`` or ``true`` runs it with its defaults; ``epsilon`` may be a fraction."""
+    settings = dict(raw) if isinstance(raw, dict) else {}
+    if raw is False:
+        settings["enabled"] = False
+    settings.setdefault("enabled", True)
+    if "epsilon" in settings:
+        settings["epsilon"] = parse_number(settings["epsilon"], where=f"{where}.epsilon")
+    return _message(settings, message, where)
 
 
 def parse_number(value: Any, *, where: str) -> float:
@@ -106,13 +118,11 @@ def spec_from_dict(raw: Any) -> tuple[str, pb.EvaluationSpec]:
     if raw.get("latency") is not None:
         spec.latency.CopyFrom(_message(raw["latency"], pb.LatencySpec(), "latency"))
     if raw.get("sensitivity") is not None:
-        sensitivity = dict(raw["sensitivity"]) if isinstance(raw["sensitivity"], dict) else {}
-        sensitivity.setdefault("enabled", True)
-        if "epsilon" in sensitivity:
-            sensitivity["epsilon"] = parse_number(
-                sensitivity["epsilon"], where="sensitivity.epsilon"
-            )
-        spec.sensitivity.CopyFrom(_message(sensitivity, pb.SensitivitySpec(), "sensitivity"))
+        spec.sensitivity.CopyFrom(
+            _analysis(raw["sensitivity"], pb.SensitivitySpec(), "sensitivity")
+        )
+    if raw.get("search") is not None:
+        spec.search.CopyFrom(_analysis(raw["search"], pb.SearchSpec(), "search"))
     if raw.get("fidelity") is not None:
         spec.fidelity.CopyFrom(_message(raw["fidelity"], pb.FidelitySpec(), "fidelity"))
     keep = raw.get("keep_adversarial", False)

@@ -31,6 +31,7 @@ __all__ = [
     "RobustnessRow",
     "RobustnessTable",
     "VariantSummary",
+    "chosen_candidate",
     "enum_name",
     "format_bytes",
     "format_change",
@@ -38,6 +39,7 @@ __all__ = [
     "format_fraction",
     "format_ms",
     "format_params",
+    "format_ratio",
     "format_throughput",
     "latency_order",
     "latency_speedups",
@@ -47,6 +49,9 @@ __all__ = [
     "report_from_dict",
     "report_to_dict",
     "robustness_table",
+    "search_facts",
+    "search_steps_text",
+    "sensitivity_groups",
     "steps_text",
     "summary_lines",
     "to_json",
@@ -268,6 +273,161 @@ def steps_text(variant: pb.VariantResult) -> str:
     if not variant.steps:
         return "uploaded model" if variant.name == "base" else UNSET
     return _steps_text(variant.steps)
+
+
+# ---------------------------------------------------------------------------
+# Robustness-aware search and layer sensitivity (shared with the HTML page)
+# ---------------------------------------------------------------------------
+
+# Parameters a compact step description leaves out: their value is the
+# compressor's default or does not change what the step does to the model.
+_QUIET_PARAMS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "prune": {
+        "criterion": ("l2", "magnitude"),
+        # layer_sparsity implies filters; the per-layer fractions say it all.
+        "budget": ("parameters", "filters"),
+        "physical": (True,),
+        "scope": ("global",),
+        "round_to": (1,),
+        "steps": (0,),
+        "adversarial_epsilon": (0,),
+    },
+    "quantize": {
+        "format": ("qdq", "qoperator"),
+        "per_channel": (True,),
+        "calibration_samples": (100,),
+        "tuning_metric": ("clean",),
+    },
+}
+# Fine-tuning settings summed up by "+ft N steps" / "+adversarial ft N steps".
+_FINETUNE_DETAILS = ("learning_rate", "batch_size", "adversarial_steps", "adversarial_fraction")
+
+
+# Columns of the search's comparison table (Markdown and HTML).
+SEARCH_COMPARISON_COLUMNS = (
+    "Variant",
+    "Preset",
+    "Clean acc.",
+    "Robust acc.",
+    "Size ratio",
+    "Latency ratio",
+    "Within budgets",
+)
+
+
+def format_ratio(value: float, digits: int = 2) -> str:
+    """A ratio to base: 0.4213 -> "0.42×"; 0 (not measured) -> "—"."""
+    return f"{value:.{digits}f}×" if value > 0 else UNSET
+
+
+def _layer_fractions(fractions: dict[str, Any]) -> str:
+    """Per-layer sparsity in a few characters: one value when all layers share it,
+    the values in layer-name order for a handful of layers, else their range."""
+    # A Struct keeps no key order: layers in natural name order (conv2 before conv10).
+    names = sorted(fractions, key=lambda name: [
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", name)
+    ])  # fmt: skip
+    values = [float(fractions[n]) for n in names if isinstance(fractions[n], int | float)]
+    if not values:
+        return "per-layer"
+    if len(set(values)) == 1:
+        return f"{values[0]:g}"
+    if len(values) <= 6:
+        return "/".join(f"{v:g}" for v in values)
+    return f"{min(values):g}–{max(values):g} per layer"
+
+
+def _compact_step(step: pb.CompressionStep) -> str:
+    values = json_format.MessageToDict(step.params) if step.HasField("params") else {}
+    quiet = _QUIET_PARAMS.get(step.compressor, {})
+    parts = [step.compressor]
+    # The values that say what the step is, in reading order, without their keys.
+    if "layer_sparsity" in values:
+        values.pop("sparsity", None)  # the per-layer fractions below replace it
+    for key in ("pattern", "sparsity", "approach", "clusters"):
+        if key in values:
+            parts.append(_plain(values.pop(key)))
+    if isinstance(values.get("layer_sparsity"), dict):
+        parts.append(_layer_fractions(values.pop("layer_sparsity")))
+    if "round_to" in values and values["round_to"] not in quiet.get("round_to", ()):
+        parts.append(f"r{_plain(values.pop('round_to'))}")
+    if values.get("per_channel") is False:
+        values.pop("per_channel")
+        parts.append("per-tensor")
+    if isinstance(values.get("float_layers"), list):
+        kept = len(values.pop("float_layers"))
+        if kept:
+            parts.append(f"{kept} layer{'s' if kept != 1 else ''} kept float")
+    if step.compressor == "prune" and values.get("steps") not in (None, 0, 0.0):
+        adversarial = values.pop("adversarial_epsilon", None) not in (None, 0, 0.0)
+        parts.append(
+            f"+{'adversarial ' if adversarial else ''}ft {_plain(values.pop('steps'))} steps"
+        )
+    if step.compressor == "prune":
+        # Fine-tune settings are summed up by "+ft N steps", and mean nothing without.
+        for key in _FINETUNE_DETAILS:
+            values.pop(key, None)
+    for key in sorted(values):
+        if values[key] is None or values[key] in quiet.get(key, ()):
+            continue  # unset (resolved elsewhere) or the default
+        if key == "criterion":
+            parts.append(_plain(values[key]))
+        else:
+            parts.append(f"{key}={_plain(values[key])}")
+    return " ".join(parts)
+
+
+def search_steps_text(steps: Iterable[pb.CompressionStep]) -> str:
+    """Steps of a search candidate in a compact form:
+    ``prune channel 0.5 r8 → quantize static`` (default parameters left out)."""
+    text = " → ".join(_compact_step(step) for step in steps)
+    return text or UNSET
+
+
+def search_facts(search: pb.SearchResult) -> list[tuple[str, str]]:
+    """The search's objective, constraint and budgets as (label, value) pairs,
+    in the words every renderer uses."""
+    batch = search.latency_batch_size
+    facts = [
+        (
+            "objective",
+            f"robust accuracy under {search.attack or UNSET} at "
+            f"ε = {format_epsilon(search.epsilon)}",
+        ),
+        ("clean-accuracy drop", f"at most {search.max_clean_drop:.3f} below base"),
+        (
+            "size",
+            f"≤ {search.max_size_ratio:.2f}× of base ({search.size_metric or 'file'} bytes)"
+            if search.max_size_ratio > 0
+            else "no budget",
+        ),
+        (
+            "latency",
+            f"≤ {search.max_latency_ratio:.2f}× of base's CPU p50 at batch {batch}"
+            if search.max_latency_ratio > 0
+            else "no budget",
+        ),
+        ("seed", str(search.seed)),
+        ("validation samples", f"{search.validation_samples:,}"),
+        ("evaluations", f"{search.evaluations} ({search.reused} reused) in {search.seconds:.1f} s"),
+        ("stopped because", search.stopped_because or UNSET),
+    ]
+    return facts
+
+
+def chosen_candidate(search: pb.SearchResult) -> pb.SearchCandidate | None:
+    """The candidate that became the searched variant, if any."""
+    return next((candidate for candidate in search.candidates if candidate.chosen), None)
+
+
+def sensitivity_groups(report: pb.Report) -> dict[str, list[pb.LayerSensitivity]]:
+    """Layer sensitivity rows per method ("magnitude prune 50% ...", int8 ...),
+    in the order the methods first appear; rows keep the report's order."""
+    groups: dict[str, list[pb.LayerSensitivity]] = {}
+    for row in report.sensitivity:
+        groups.setdefault(row.method, []).append(row)
+    return groups
 
 
 # ---------------------------------------------------------------------------
@@ -625,23 +785,10 @@ def to_markdown(report: pb.Report) -> str:
         lines.append("")
 
     if report.sensitivity:
-        first = report.sensitivity[0]
-        lines += [
-            "### Layer sensitivity",
-            "",
-            f"Robust accuracy change under {first.attack} (ε {format_epsilon(first.epsilon)}) "
-            "when only one layer of the base model is pruned, most damaging first.",
-            "",
-            "| Layer | Op | Clean acc. | Δ clean | Robust acc. | Δ robust |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
-        ]
-        for row in report.sensitivity:
-            lines.append(
-                f"| `{row.layer}` | {row.op_type} | {format_fraction(row.clean_accuracy)} | "
-                f"{format_change(row.clean_change)} | {format_fraction(row.robust_accuracy)} | "
-                f"{format_change(row.robust_change)} |"
-            )
-        lines.append("")
+        lines += _sensitivity_markdown(report)
+
+    if report.HasField("search"):
+        lines += _search_markdown(report)
 
     if report.latency:
         lines += ["### Latency", ""]
@@ -687,6 +834,76 @@ def to_markdown(report: pb.Report) -> str:
 
     lines.append(f"<sub>{_environment_line(report)}</sub>")
     return "\n".join(lines) + "\n"
+
+
+def _sensitivity_markdown(report: pb.Report) -> list[str]:
+    first = report.sensitivity[0]
+    groups = sensitivity_groups(report)
+    if len(groups) == 1:
+        intro = "when only one layer of the base model is pruned, most damaging first."
+    else:
+        intro = "when only one layer of the base model is changed, per method, most damaging first."
+    lines = [
+        "### Layer sensitivity",
+        "",
+        f"Robust accuracy change under {first.attack} (ε {format_epsilon(first.epsilon)}) {intro}",
+        "",
+    ]
+    for method, rows in groups.items():
+        if len(groups) > 1:
+            lines += [f"**{_cell(method) or 'unnamed method'}**", ""]
+        lines += [
+            "| Layer | Op | Clean acc. | Δ clean | Robust acc. | Δ robust |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for row in rows:
+            lines.append(
+                f"| `{row.layer}` | {row.op_type} | {format_fraction(row.clean_accuracy)} | "
+                f"{format_change(row.clean_change)} | {format_fraction(row.robust_accuracy)} | "
+                f"{format_change(row.robust_change)} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _search_markdown(report: pb.Report) -> list[str]:
+    search = report.search
+    lines = ["### Robustness-aware search", ""]
+    if search.verdict:
+        lines += [f"**{_cell(search.verdict)}**", ""]
+    chosen = chosen_candidate(search)
+    if search.variant:
+        detail = f" (candidate {chosen.name}: {search_steps_text(chosen.steps)})" if chosen else ""
+        lines.append(f"Chosen variant: `{search.variant}`{detail}.  ")
+    else:
+        lines.append(
+            "No candidate met the clean-accuracy constraint and the budgets, so no "
+            "variant was added.  "
+        )
+    facts = search_facts(search)
+    lines.append("; ".join(f"{label}: {value}" for label, value in facts) + ".")
+    lines.append("")
+    if search.comparison:
+        rows = [
+            [
+                f"**{row.variant}**" if row.variant == search.variant else row.variant,
+                row.preset or UNSET,
+                format_fraction(row.clean_accuracy),
+                format_fraction(row.robust_accuracy),
+                format_ratio(row.size_ratio),
+                format_ratio(row.latency_ratio) if row.latency_ratio > 0 else "not measured",
+                "✓" if row.within_budgets else "✗",
+            ]
+            for row in search.comparison
+        ]
+        lines += _table(list(SEARCH_COMPARISON_COLUMNS), rows, "llrrrrl")
+        lines.append("")
+    lines += [
+        f"Candidates were scored on {search.validation_samples:,} validation samples; "
+        f"the comparison on the {report.samples:,} evaluation samples.",
+        "",
+    ]
+    return lines
 
 
 def _format_diff(value: float | None) -> str:
@@ -849,6 +1066,8 @@ def summary_lines(report: pb.Report) -> list[str]:
         lines.append(f"largest robustness loss vs base: {format_change(worst[0])} ({worst[1]})")
     elif compared:
         lines.append("no robustness loss vs base in any attack result")
+    if report.HasField("search"):
+        lines += _search_summary(report.search)
     if report.gates:
         statuses = [_gate_status(gate) for gate in report.gates]
         lines.append(
@@ -864,6 +1083,39 @@ def summary_lines(report: pb.Report) -> list[str]:
         lines.append(f"flags: {len(report.flags)}")
         for flag in report.flags:
             lines.append(f"  {_severity(flag)} {flag.code}: {flag.message}")
+    return lines
+
+
+def _search_summary(search: pb.SearchResult) -> list[str]:
+    """Two or three lines: what the search chose, how it searched, its verdict."""
+    chosen = chosen_candidate(search)
+    if search.variant:
+        first = f"search: chose {search.variant}"
+        if chosen is not None:
+            first += (
+                f" ({chosen.name}: {search_steps_text(chosen.steps)}), robust accuracy "
+                f"{format_fraction(chosen.robust_accuracy)} vs base "
+                f"{format_fraction(search.base_robust_accuracy)} under {search.attack} "
+                f"eps={search.epsilon:.4g} (validation), size {format_ratio(chosen.size_ratio)}, "
+                f"latency {format_ratio(chosen.latency_ratio)} of base"
+            )
+    else:
+        first = "search: no candidate met the clean-accuracy constraint and the budgets"
+    budgets = [f"clean drop <= {search.max_clean_drop:.3f}"]
+    if search.max_size_ratio > 0:
+        budgets.append(f"size <= {search.max_size_ratio:.2f}x")
+    if search.max_latency_ratio > 0:
+        budgets.append(
+            f"latency <= {search.max_latency_ratio:.2f}x at batch {search.latency_batch_size}"
+        )
+    second = (
+        f"  {search.evaluations} candidates ({search.reused} reused) in {search.seconds:.1f} s, "
+        f"{', '.join(budgets)}"
+        + (f"; stopped: {search.stopped_because}" if search.stopped_because else "")
+    )
+    lines = [first, second]
+    if search.verdict:
+        lines.append(f"  {search.verdict}")
     return lines
 
 

@@ -155,7 +155,7 @@ class DatasetInfo(_message.Message):
     def __init__(self, sha256: _Optional[str] = ..., samples: _Optional[int] = ..., sample_shape: _Optional[_Iterable[int]] = ..., classes: _Optional[int] = ..., label_min: _Optional[int] = ..., label_max: _Optional[int] = ..., input_min: _Optional[float] = ..., input_max: _Optional[float] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
-    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial", "sensitivity")
+    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial", "sensitivity", "search")
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     VARIANTS_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +165,7 @@ class EvaluationSpec(_message.Message):
     FIDELITY_FIELD_NUMBER: _ClassVar[int]
     KEEP_ADVERSARIAL_FIELD_NUMBER: _ClassVar[int]
     SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     samples: int
     seed: int
     variants: _containers.RepeatedCompositeFieldContainer[VariantSpec]
@@ -174,19 +175,52 @@ class EvaluationSpec(_message.Message):
     fidelity: FidelitySpec
     keep_adversarial: bool
     sensitivity: SensitivitySpec
-    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ..., sensitivity: _Optional[_Union[SensitivitySpec, _Mapping]] = ...) -> None: ...
+    search: SearchSpec
+    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ..., sensitivity: _Optional[_Union[SensitivitySpec, _Mapping]] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ...) -> None: ...
+
+class SearchSpec(_message.Message):
+    __slots__ = ("enabled", "variant_name", "attack", "epsilon", "max_clean_drop", "max_size_ratio", "max_latency_ratio", "latency_batch_size", "size_metric", "max_evaluations", "max_seconds", "dimensions", "validation_samples")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTACK_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    MAX_CLEAN_DROP_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIZE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    MAX_LATENCY_RATIO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_METRIC_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    variant_name: str
+    attack: str
+    epsilon: float
+    max_clean_drop: float
+    max_size_ratio: float
+    max_latency_ratio: float
+    latency_batch_size: int
+    size_metric: str
+    max_evaluations: int
+    max_seconds: float
+    dimensions: _containers.RepeatedScalarFieldContainer[str]
+    validation_samples: int
+    def __init__(self, enabled: _Optional[bool] = ..., variant_name: _Optional[str] = ..., attack: _Optional[str] = ..., epsilon: _Optional[float] = ..., max_clean_drop: _Optional[float] = ..., max_size_ratio: _Optional[float] = ..., max_latency_ratio: _Optional[float] = ..., latency_batch_size: _Optional[int] = ..., size_metric: _Optional[str] = ..., max_evaluations: _Optional[int] = ..., max_seconds: _Optional[float] = ..., dimensions: _Optional[_Iterable[str]] = ..., validation_samples: _Optional[int] = ...) -> None: ...
 
 class SensitivitySpec(_message.Message):
-    __slots__ = ("enabled", "attack", "epsilon", "sparsity")
+    __slots__ = ("enabled", "attack", "epsilon", "sparsity", "methods")
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     ATTACK_FIELD_NUMBER: _ClassVar[int]
     EPSILON_FIELD_NUMBER: _ClassVar[int]
     SPARSITY_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
     enabled: bool
     attack: str
     epsilon: float
     sparsity: float
-    def __init__(self, enabled: _Optional[bool] = ..., attack: _Optional[str] = ..., epsilon: _Optional[float] = ..., sparsity: _Optional[float] = ...) -> None: ...
+    methods: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, enabled: _Optional[bool] = ..., attack: _Optional[str] = ..., epsilon: _Optional[float] = ..., sparsity: _Optional[float] = ..., methods: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VariantSpec(_message.Message):
     __slots__ = ("name", "steps")
@@ -373,7 +407,7 @@ class RenderedDocument(_message.Message):
     def __init__(self, format: _Optional[_Union[ReportFormat, str]] = ..., media_type: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("job_id", "job_state", "model", "dataset", "spec", "variants", "attacks", "latency", "gates", "flags", "environment", "created_at", "seconds", "samples", "error", "files", "sensitivity")
+    __slots__ = ("job_id", "job_state", "model", "dataset", "spec", "variants", "attacks", "latency", "gates", "flags", "environment", "created_at", "seconds", "samples", "error", "files", "sensitivity", "search")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_STATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -391,6 +425,7 @@ class Report(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
     SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     job_state: JobState
     model: ModelInfo
@@ -408,7 +443,104 @@ class Report(_message.Message):
     error: str
     files: _containers.RepeatedCompositeFieldContainer[JobFile]
     sensitivity: _containers.RepeatedCompositeFieldContainer[LayerSensitivity]
-    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ..., files: _Optional[_Iterable[_Union[JobFile, _Mapping]]] = ..., sensitivity: _Optional[_Iterable[_Union[LayerSensitivity, _Mapping]]] = ...) -> None: ...
+    search: SearchResult
+    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[JobState, str]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., spec: _Optional[_Union[EvaluationSpec, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[VariantResult, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackResult, _Mapping]]] = ..., latency: _Optional[_Iterable[_Union[LatencyResult, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[GateResult, _Mapping]]] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., environment: _Optional[_Union[Environment, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[float] = ..., samples: _Optional[int] = ..., error: _Optional[str] = ..., files: _Optional[_Iterable[_Union[JobFile, _Mapping]]] = ..., sensitivity: _Optional[_Iterable[_Union[LayerSensitivity, _Mapping]]] = ..., search: _Optional[_Union[SearchResult, _Mapping]] = ...) -> None: ...
+
+class SearchResult(_message.Message):
+    __slots__ = ("variant", "attack", "epsilon", "max_clean_drop", "max_size_ratio", "max_latency_ratio", "latency_batch_size", "size_metric", "seed", "validation_samples", "evaluations", "reused", "seconds", "stopped_because", "base_clean_accuracy", "base_robust_accuracy", "candidates", "comparison", "verdict")
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    ATTACK_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    MAX_CLEAN_DROP_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIZE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    MAX_LATENCY_RATIO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_METRIC_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_BECAUSE_FIELD_NUMBER: _ClassVar[int]
+    BASE_CLEAN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    BASE_ROBUST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    variant: str
+    attack: str
+    epsilon: float
+    max_clean_drop: float
+    max_size_ratio: float
+    max_latency_ratio: float
+    latency_batch_size: int
+    size_metric: str
+    seed: int
+    validation_samples: int
+    evaluations: int
+    reused: int
+    seconds: float
+    stopped_because: str
+    base_clean_accuracy: float
+    base_robust_accuracy: float
+    candidates: _containers.RepeatedCompositeFieldContainer[SearchCandidate]
+    comparison: _containers.RepeatedCompositeFieldContainer[SearchComparison]
+    verdict: str
+    def __init__(self, variant: _Optional[str] = ..., attack: _Optional[str] = ..., epsilon: _Optional[float] = ..., max_clean_drop: _Optional[float] = ..., max_size_ratio: _Optional[float] = ..., max_latency_ratio: _Optional[float] = ..., latency_batch_size: _Optional[int] = ..., size_metric: _Optional[str] = ..., seed: _Optional[int] = ..., validation_samples: _Optional[int] = ..., evaluations: _Optional[int] = ..., reused: _Optional[int] = ..., seconds: _Optional[float] = ..., stopped_because: _Optional[str] = ..., base_clean_accuracy: _Optional[float] = ..., base_robust_accuracy: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[SearchCandidate, _Mapping]]] = ..., comparison: _Optional[_Iterable[_Union[SearchComparison, _Mapping]]] = ..., verdict: _Optional[str] = ...) -> None: ...
+
+class SearchCandidate(_message.Message):
+    __slots__ = ("name", "origin", "steps", "ok", "error", "clean_accuracy", "robust_accuracy", "size_bytes", "size_ratio", "latency_ms", "latency_ratio", "within_budgets", "on_front", "chosen", "seconds", "reused")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CLEAN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ROBUST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SIZE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_RATIO_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    ON_FRONT_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    origin: str
+    steps: _containers.RepeatedCompositeFieldContainer[CompressionStep]
+    ok: bool
+    error: str
+    clean_accuracy: float
+    robust_accuracy: float
+    size_bytes: int
+    size_ratio: float
+    latency_ms: float
+    latency_ratio: float
+    within_budgets: bool
+    on_front: bool
+    chosen: bool
+    seconds: float
+    reused: bool
+    def __init__(self, name: _Optional[str] = ..., origin: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[CompressionStep, _Mapping]]] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., clean_accuracy: _Optional[float] = ..., robust_accuracy: _Optional[float] = ..., size_bytes: _Optional[int] = ..., size_ratio: _Optional[float] = ..., latency_ms: _Optional[float] = ..., latency_ratio: _Optional[float] = ..., within_budgets: _Optional[bool] = ..., on_front: _Optional[bool] = ..., chosen: _Optional[bool] = ..., seconds: _Optional[float] = ..., reused: _Optional[bool] = ...) -> None: ...
+
+class SearchComparison(_message.Message):
+    __slots__ = ("variant", "preset", "clean_accuracy", "robust_accuracy", "size_ratio", "latency_ratio", "within_budgets")
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    CLEAN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ROBUST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_RATIO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_RATIO_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    variant: str
+    preset: str
+    clean_accuracy: float
+    robust_accuracy: float
+    size_ratio: float
+    latency_ratio: float
+    within_budgets: bool
+    def __init__(self, variant: _Optional[str] = ..., preset: _Optional[str] = ..., clean_accuracy: _Optional[float] = ..., robust_accuracy: _Optional[float] = ..., size_ratio: _Optional[float] = ..., latency_ratio: _Optional[float] = ..., within_budgets: _Optional[bool] = ...) -> None: ...
 
 class LayerSensitivity(_message.Message):
     __slots__ = ("layer", "op_type", "method", "clean_accuracy", "robust_accuracy", "robust_change", "clean_change", "attack", "epsilon")

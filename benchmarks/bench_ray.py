@@ -79,13 +79,12 @@ def timed_job(address: str, digits: Any, spec: dict[str, Any]) -> tuple[str, flo
 
 def plan(spec: dict[str, Any]) -> list[Any]:
     """The job's units, in the order the service plans them (after their dependencies)."""
-    from robustedge.attacks import Need, get_attack
     from robustedge.client import spec_from_dict
+    from robustedge.service.jobs import attack_traits
     from robustedge.service.plan import plan_units
 
     _, message = spec_from_dict(spec)
-    needs = {a.attack: get_attack(a.attack).needs == Need.GRADIENTS for a in message.attacks}
-    return plan_units(message, needs)
+    return plan_units(message, attack_traits(message))
 
 
 def critical_path(units: dict[str, float], spec: dict[str, Any]) -> float:

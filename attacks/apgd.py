@@ -128,13 +128,14 @@ class _APGD(Attack):
         module = ctx.target.module
         assert module is not None
         device = module_device(module)
-        generator = torch.Generator().manual_seed(ctx.seed)
         p = ctx.params
         out = ctx.x.copy()
         batches = ctx.batches()
         units, done = len(batches) * p["restarts"], 0
         with eval_mode(module):
             for sl in batches:
+                # Per batch, so that a slice of whole batches draws what the full set does.
+                generator = torch.Generator().manual_seed(ctx.batch_seed(sl))
                 x, y = to_tensor(ctx.x[sl], device), to_tensor(ctx.y[sl], device)
                 best = x.clone()
                 fooled = torch.zeros(len(x), dtype=torch.bool, device=device)

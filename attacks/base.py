@@ -196,6 +196,8 @@ class RunContext:
     hi: float
     seed: int
     progress: Callable[[float], None] | None
+    # Index of x[0] in the whole evaluation set: an attack shard runs a slice of it.
+    offset: int = 0
     started: float = field(default_factory=time.perf_counter)
 
     def report(self, fraction: float) -> None:
@@ -213,6 +215,15 @@ class RunContext:
         size = int(self.params["batch_size"])
         return [slice(s, min(s + size, len(self.x))) for s in range(0, len(self.x), size)]
 
+    def batch_seed(self, batch: slice) -> int:
+        """The seed of one batch's random draws: from ``seed`` and the batch's position in
+        the whole evaluation set, never from the batches before it. A slice of the set
+        that starts on a batch boundary (``offset``) therefore draws, batch for batch,
+        what the unsliced run draws, and gives the same adversarial examples."""
+        entropy = [self.seed % 2**64, self.offset + (batch.start or 0)]
+        # 63 bits: torch.Generator.manual_seed and numpy both take it.
+        return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]) >> 1
+
 
 class Attack:
     """Base class. Subclasses set the class variables and implement ``_run``."""
@@ -228,6 +239,10 @@ class Attack:
     counts_queries: ClassVar[bool] = False
     #: Whether ``_run`` ignores epsilon (minimal-perturbation attacks; see _run_or_reuse).
     epsilon_independent: ClassVar[bool] = False
+    #: Whether a sample's result depends only on its own batch (``batch_size`` samples at
+    #: a fixed position) and the seed, so that slices of whole batches can run apart (the
+    #: service's sample shards). False for attacks that couple the whole set (universal).
+    sample_separable: ClassVar[bool] = True
     _last_run: tuple[AttackTarget, tuple[Any, ...], np.ndarray, int | None] | None = None
 
     def all_parameters(self) -> tuple[Param, ...]:
@@ -291,15 +306,20 @@ class Attack:
         input_range: tuple[float, float],
         seed: int,
         progress: Callable[[float], None] | None = None,
+        offset: int = 0,
     ) -> AttackRun:
-        """Crafts adversarial examples for (x, y); deterministic given ``seed``."""
+        """Crafts adversarial examples for (x, y); deterministic given ``seed``.
+
+        ``offset`` is the index of ``x[0]`` in the whole evaluation set when (x, y) is a
+        slice of it; see :meth:`RunContext.batch_seed`."""
         resolved = self.resolve_params(params, epsilon=epsilon, norm=norm)
         canonical = canonical_norm(norm)
         self.check_target(target)
         x, y, lo, hi = _check_inputs(target, x, y, input_range)
         ctx = RunContext(
-            target, x, y, float(epsilon), canonical, resolved, lo, hi, int(seed), progress
-        )
+            target, x, y, float(epsilon), canonical, resolved, lo, hi, int(seed), progress,
+            offset=int(offset),
+        )  # fmt: skip
         if len(x) == 0:
             return AttackRun(
                 x.copy(), 0 if self.counts_queries else None, {**resolved, "seed": seed}
@@ -331,6 +351,7 @@ class Attack:
             ctx.lo,
             ctx.hi,
             ctx.seed,
+            ctx.offset,
             tuple(sorted((k, v) for k, v in ctx.params.items() if k != "time_budget_s")),
             hashlib.sha256(ctx.x.tobytes()).hexdigest(),
             ctx.x.shape,

@@ -190,6 +190,9 @@ class AutoAttackStandard(Attack):
     counts_queries = True
     norms = ("linf",)
     description = "AutoAttack standard: worst case over APGD-CE, APGD-DLR and Square"
+    # Each member re-batches the samples still robust after the previous members, so a
+    # sample's batch-mates (and random draws) depend on the whole set.
+    sample_separable = False
     parameters = (
         Param("steps", int, 100, "APGD iterations", low=1),
         Param("restarts", int, 1, "APGD restarts", low=1),

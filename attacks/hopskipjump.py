@@ -98,10 +98,11 @@ class HopSkipJump(Attack):
 
     def _run(self, ctx: RunContext) -> tuple[np.ndarray, int | None]:
         oracle = _DecisionOracle(ctx)
-        rng = np.random.default_rng(ctx.seed)
         out = ctx.x.copy()
         batches = ctx.batches()
         for b, sl in enumerate(batches):
+            # Per batch, so that a slice of whole batches draws what the full set does.
+            rng = np.random.default_rng(ctx.batch_seed(sl))
             x, y = ctx.x[sl], ctx.y[sl]
             # Misclassified samples need no attack (and moving them could fix them).
             correct = oracle.labels(x) == y

@@ -79,17 +79,18 @@ def run_restarts(
     replica still classifies correctly, and keeps per sample the point with the lowest
     margin (first success wins): with ``keep_best`` the lowest-margin iterate of each
     attempt, else its last iterate (Madry et al.'s and ART's protocol). Deterministic
-    given ctx.seed and the batch size."""
+    given ctx.seed and the batch size; each batch draws its random starts from its own
+    generator (ctx.batch_seed), so a sample slice gives the same points as the whole."""
     module = ctx.target.module
     assert module is not None  # checked by Attack.check_target
     device = module_device(module)
-    generator = torch.Generator().manual_seed(ctx.seed)
     x_adv_all = ctx.x.copy()
     batches = ctx.batches()
     units = len(batches) * restarts
     done = 0
     with eval_mode(module):
         for sl in batches:
+            generator = torch.Generator().manual_seed(ctx.batch_seed(sl))
             x = to_tensor(ctx.x[sl], device)
             y = to_tensor(ctx.y[sl], device)
             best = x.clone()

@@ -72,7 +72,6 @@ class Square(Attack):
     )
 
     def _run(self, ctx: RunContext) -> tuple[np.ndarray, int | None]:
-        rng = np.random.default_rng(ctx.seed)
         out = ctx.x.copy()
         total_queries = 0
         batches = ctx.batches()
@@ -81,6 +80,8 @@ class Square(Attack):
             def tick(fraction: float, b: int = b) -> None:
                 ctx.report((b + fraction) / len(batches))
 
+            # Per batch, so that a slice of whole batches draws what the full set does.
+            rng = np.random.default_rng(ctx.batch_seed(sl))
             out[sl], used = self._batch(ctx, ctx.x[sl], ctx.y[sl], rng, tick)
             total_queries += used
         return out, total_queries

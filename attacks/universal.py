@@ -56,6 +56,8 @@ class Universal(Attack):
     needs = Need.GRADIENTS
     norms = ("linf", "l2")
     description = "Universal adversarial perturbation (one perturbation for the whole set)"
+    # One perturbation fitted on every sample: a slice of the set would fit another one.
+    sample_separable = False
     parameters = (
         Param("steps", int, 100, "perturbation updates", low=1),
         Param("minibatch", int, 32, "samples per update", low=1),

@@ -40,8 +40,9 @@ from service_session import build_digits, scratch, server, unit_seconds  # noqa:
 
 
 def job_spec(samples: int) -> dict[str, Any]:
-    """Two compressed variants and two attacks at three epsilons: 14 units (prepare,
-    3 variants, 6 attack and 4 transfer units), up to 6 of them side by side."""
+    """Two compressed variants and two attacks at three epsilons: 26 units (prepare,
+    3 variants, 18 attack shards (one per epsilon) and 4 transfer units), up to 18 of
+    them side by side."""
     return {
         "samples": samples,
         "seed": 0,
@@ -55,6 +56,20 @@ def job_spec(samples: int) -> dict[str, Any]:
         "attacks": [
             {"attack": "fgsm", "epsilons": [0.03, 0.06, 0.1]},
             {"attack": "pgd", "epsilons": [0.03, 0.06, 0.1], "steps": 100},
+        ],
+        "latency": {"disabled": True},
+    }
+
+
+def shard_spec(samples: int, shards: int) -> dict[str, Any]:
+    """One long attack on the base model at one epsilon, in ``shards`` sample slices of
+    whole batches (4 batches): unsliced it is one unit, and the job's critical path."""
+    return {
+        "samples": samples,
+        "seed": 0,
+        "sample_shards": shards,
+        "attacks": [
+            {"attack": "pgd", "epsilons": [0.1], "steps": 1500, "batch_size": -(-samples // 4)}
         ],
         "latency": {"disabled": True},
     }
@@ -79,13 +94,12 @@ def timed_job(address: str, digits: Any, spec: dict[str, Any]) -> tuple[str, flo
 
 def plan(spec: dict[str, Any]) -> list[Any]:
     """The job's units, in the order the service plans them (after their dependencies)."""
-    from robustedge.attacks import Need, get_attack
     from robustedge.client import spec_from_dict
+    from robustedge.service.jobs import attack_traits
     from robustedge.service.plan import plan_units
 
     _, message = spec_from_dict(spec)
-    needs = {a.attack: get_attack(a.attack).needs == Need.GRADIENTS for a in message.attacks}
-    return plan_units(message, needs)
+    return plan_units(message, attack_traits(message))
 
 
 def critical_path(units: dict[str, float], spec: dict[str, Any]) -> float:
@@ -127,6 +141,7 @@ def main() -> int:
     spec = job_spec(args.samples)
     walls: dict[int, float] = {}
     work: dict[int, dict[str, float]] = {}  # nodes -> unit -> seconds (the job store's)
+    sharded: dict[int, float] = {}  # sample slices -> wall of shard_spec on 2 nodes
     cluster = RayCluster()
     with scratch("re-bench-ray-") as scratch_dir:
         digits = build_digits(scratch_dir)
@@ -145,6 +160,12 @@ def main() -> int:
                     print(f"{nodes} worker node(s): {walls[nodes]:.1f} s wall", flush=True)
                     recorded = unit_seconds(scratch_dir / "data", job_id)
                     work[nodes] = {key: seconds for key, seconds, _ in recorded}
+                # Sample slices on the 2 nodes (warm): the same attack in 1 and 2 slices.
+                for shards in (1, 2):
+                    _, sharded[shards] = timed_job(
+                        running.address, digits, shard_spec(args.samples, shards)
+                    )
+                    print(f"one pgd attack, {shards} slice(s): {sharded[shards]:.1f} s wall")
             load_after = os.getloadavg()[0]
         finally:
             cluster.stop()
@@ -172,7 +193,9 @@ def main() -> int:
         f"{overhead + max(path, work_total / 100):.1f} s\n"
         f"2 nodes: {concurrency:.2f} units at once on average, unit seconds x{inflation:.2f}"
         f" of the 1-node run\n"
-        f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores)"
+        f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores)\n"
+        f"one pgd attack on 2 nodes: 1 slice {sharded[1]:.1f} s, 2 slices {sharded[2]:.1f} s"
+        f" (ratio {sharded[1] / sharded[2]:.2f})"
     )
     detail = (
         f"1 node {walls[1]:.1f} s, 2 nodes {walls[2]:.1f} s (model {predicted(2):.1f} s);"
@@ -180,11 +203,17 @@ def main() -> int:
         f" {concurrency:.2f} units at once, unit seconds x{inflation:.2f};"
         f" load {load_before:.1f}/{load_after:.1f}"
     )
-    raw = {"walls": walls, "unit_seconds": work}
+    raw = {"walls": walls, "unit_seconds": work, "sample_slices": sharded}
     rows = [
         Row("9a", "Ray: wall 1 worker node / 2 worker nodes", ratio, detail=detail, raw=raw),
         Row("9b", "Ray: cost model's wall for 10 workers", predicted(10), unit="s"),
         Row("9c", "Ray: cost model's wall for 100 workers", predicted(100), unit="s"),
+        Row(
+            "9d",
+            "Ray: one attack's wall, 1 / 2 sample slices on 2 worker nodes",
+            sharded[1] / sharded[2],
+            detail=f"1 slice {sharded[1]:.1f} s, 2 slices {sharded[2]:.1f} s",
+        ),
     ]
     if args.out is not None:
         save_rows(rows, args.out)

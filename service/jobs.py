@@ -30,7 +30,7 @@ from robustedge.service.artifacts import ArtifactStore, sha256_of
 from robustedge.service.errors import DataLoss, NotFound
 from robustedge.service.executor import Executor, WorkOrder, make_executor
 from robustedge.service.pipeline import KEPT_FILES
-from robustedge.service.plan import Unit, plan_units
+from robustedge.service.plan import AttackTraits, Unit, plan_units
 from robustedge.service.store import JobStore, UnitRecord
 from robustedge.v1 import evaluation_pb2 as pb
 
@@ -359,10 +359,22 @@ class JobManager:
 
 
 def _plan(spec: pb.EvaluationSpec) -> list[Unit]:
+    return plan_units(spec, attack_traits(spec))
+
+
+def attack_traits(spec: pb.EvaluationSpec) -> dict[str, AttackTraits]:
+    """The plan's view of each attack of the spec, from the attack registry."""
     from robustedge.attacks import Need, get_attack
 
-    needs = {a.attack: get_attack(a.attack).needs == Need.GRADIENTS for a in spec.attacks}
-    return plan_units(spec, needs)
+    traits = {}
+    for name in {a.attack for a in spec.attacks}:
+        attack = get_attack(name)
+        traits[name] = AttackTraits(
+            needs_gradients=attack.needs == Need.GRADIENTS,
+            sample_separable=attack.sample_separable,
+            epsilon_independent=attack.epsilon_independent,
+        )
+    return traits
 
 
 class _Progress:

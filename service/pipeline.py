@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from robustedge.service.plan import BASE, Unit, search_variant, transfer_sources, variant_names
+from robustedge.service.plan import (
+    BASE,
+    Unit,
+    search_variant,
+    shard_bounds,
+    transfer_sources,
+    variant_names,
+)
 from robustedge.service.spec import objective_epsilon, struct_to_dict
 from robustedge.service.validation import load_dataset
 from robustedge.v1 import evaluation_pb2 as pb
@@ -61,6 +68,10 @@ class JobContext:
 
     def adversarial_path(self, attack_index: int, source: str, eps_index: int) -> Path:
         return self.job_dir / "adversarial" / f"a{attack_index}-{source}-e{eps_index}.npy"
+
+    def shard_path(self, attack_index: int, variant: str, eps_index: int, part: int) -> Path:
+        """One sample slice's adversarial examples, until the merge unit joins them."""
+        return self.job_dir / "shards" / f"a{attack_index}-{variant}-e{eps_index}-s{part}.npy"
 
     # -- data -----------------------------------------------------------------------
 
@@ -116,6 +127,7 @@ def run_unit(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
         "prepare": run_prepare,
         "variant": run_variant,
         "attack": run_attack,
+        "merge": run_merge,
         "transfer": run_transfer,
         "latency": run_latency,
         "sensitivity": run_sensitivity,
@@ -379,80 +391,151 @@ def _is_quantized(path: Path) -> bool:
 
 
 def run_attack(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
-    """Crafts examples on the variant (white-box via its bridge, or black-box via
-    onnxruntime) for every epsilon and scores them on the variant's onnxruntime session."""
-    from robustedge.attacks import AttackTarget, Need, get_attack, summarize
+    """One attack shard: crafts examples on the variant (white-box via its bridge, or
+    black-box via onnxruntime) for the unit's epsilons on its slice of the samples.
+
+    With one slice (the default) it scores them on the variant's onnxruntime session and
+    returns the report's rows. With several, it saves the slice's examples for the
+    ``merge`` unit, which scores and summarizes the whole set at once."""
+    from robustedge.attacks import AttackTarget, Need, get_attack
 
     spec = ctx.spec.attacks[unit.attack_index]
     attack = get_attack(spec.attack)
     x, y, input_range = ctx.eval_data()
-    clean = np.load(ctx.job_dir / "variants" / f"{unit.variant}.pred.npy")
     white_box = attack.needs == Need.GRADIENTS
     module = None
-    trusted = True
     if white_box:
         bridged = ctx.bridge(unit.variant)
         if isinstance(bridged, Exception):
-            return {
-                "attacks": [],
-                "flags": [
-                    _flag(
-                        "white_box_skipped",
-                        pb.FLAG_SEVERITY_WARNING,
-                        f"{spec.attack} needs gradients but {unit.variant} could not be"
-                        f" converted to torch ({_reason(bridged)}); only transfer and"
-                        " black-box results are available for it.",
-                        variant=unit.variant,
-                        attack=spec.attack,
-                    )
-                ],
-            }
+            # One flag per attack x variant, from its first shard, however it is sharded.
+            first = unit.part == 0 and unit.epsilons[:1] == (0,)
+            flag = _flag(
+                "white_box_skipped",
+                pb.FLAG_SEVERITY_WARNING,
+                f"{spec.attack} needs gradients but {unit.variant} could not be"
+                f" converted to torch ({_reason(bridged)}); only transfer and"
+                " black-box results are available for it.",
+                variant=unit.variant,
+                attack=spec.attack,
+            )
+            return {"attacks": [], "flags": [flag] if first else []}
         module = bridged.module
-        trusted = _fidelity_passed(ctx, unit.variant)
+    params = struct_to_dict(spec.params)
+    epsilons = [spec.epsilons[k] for k in unit.epsilons]
+    batch_size = attack.resolve_params(params, epsilon=epsilons[0], norm=spec.norm)["batch_size"]
+    start, stop = shard_bounds(len(y), int(batch_size), unit.part, unit.parts)
     target = AttackTarget(
         predict=lambda batch: ctx.predict(unit.variant, batch),
         module=module,
         num_classes=int(ctx.predict(unit.variant, x[:1]).shape[1]),
         input_shape=tuple(x.shape[1:]),
     )
-    params = struct_to_dict(spec.params)
     rows: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
-    epsilons = list(spec.epsilons)
-    for k, eps in enumerate(epsilons):
+    shards: list[dict[str, Any]] = []
+    for n, (k, eps) in enumerate(zip(unit.epsilons, epsilons, strict=True)):
 
-        def report(fraction: float, k: int = k, eps: float = eps) -> None:
-            progress((k + fraction) / len(epsilons), f"eps={eps:g}")
+        def report(fraction: float, n: int = n, eps: float = eps) -> None:
+            progress((n + fraction) / len(epsilons), f"eps={eps:g}")
 
         started = time.perf_counter()
         run = attack.generate(
             target,
-            x,
-            y,
+            x[start:stop],
+            y[start:stop],
             epsilon=eps,
             norm=spec.norm,
             params=params,
             input_range=input_range,
             seed=int(ctx.spec.seed),
             progress=report,
+            offset=start,
         )
-        adversarial = ctx.predict(unit.variant, run.x_adv).argmax(1)
-        if white_box and unit.variant in ctx.transfer_sources(unit.attack_index):
-            path = ctx.adversarial_path(unit.attack_index, unit.variant, k)
+        if unit.parts > 1:
+            path = ctx.shard_path(unit.attack_index, unit.variant, k, unit.part)
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, run.x_adv)
-        row = _attack_row(
-            spec, eps, run.params, summarize(x, run.x_adv, y, clean, adversarial),
-            mode="white_box" if white_box else "black_box",
-            source=unit.variant, target=unit.variant, trusted=trusted,
-        )  # fmt: skip
+            shard = {"epsilon_index": k, "part": unit.part, "start": start, "stop": stop}
+            shard["params"] = run.params
+            if run.queries is not None:
+                shard["queries"] = int(run.queries)
+            shard["seconds"] = time.perf_counter() - started
+            shards.append(_jsonable(shard))
+            continue
+        row, kept = _finish_attack(ctx, unit, k, run.x_adv, run.params, white_box)
         if run.queries is not None:
             row["queries"] = int(run.queries)
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
-        if ctx.spec.keep_adversarial:
-            files.append(_keep_adversarial(ctx, unit, eps, run.x_adv, y, adversarial))
+        files += kept
+    if unit.parts > 1:
+        return {"shards": shards}
     return {"attacks": rows, "files": files}
+
+
+def run_merge(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str, Any]:
+    """Joins the sample slices of one attack x variant x epsilon into the report's row,
+    computed over the whole set exactly as an unsliced shard computes it (medians and
+    intervals need every sample; scoring in the same batches keeps dynamically quantized
+    graphs' per-batch scales), with seconds and queries summed over the slices."""
+    from robustedge.attacks import Need, get_attack
+
+    spec = ctx.spec.attacks[unit.attack_index]
+    (k,) = unit.epsilons
+    # The unit depends on exactly the shards that ran its epsilon, in slice order.
+    slices = [
+        s
+        for key in unit.depends
+        for s in ctx.results[key].get("shards", [])
+        if s["epsilon_index"] == k
+    ]
+    if not slices:  # the shards were skipped (no torch replica); their flag says why
+        return {"attacks": []}
+    x_adv = np.concatenate(
+        [np.load(ctx.shard_path(unit.attack_index, unit.variant, k, s["part"])) for s in slices]
+    )
+    white_box = get_attack(spec.attack).needs == Need.GRADIENTS
+    progress(0.5, f"eps={spec.epsilons[k]:g}")
+    started = time.perf_counter()
+    row, files = _finish_attack(ctx, unit, k, x_adv, slices[0]["params"], white_box)
+    queries = [s["queries"] for s in slices if "queries" in s]
+    if queries:
+        row["queries"] = int(sum(queries))
+    row["seconds"] = sum(float(s["seconds"]) for s in slices) + time.perf_counter() - started
+    return {"attacks": [row], "files": files}
+
+
+def _finish_attack(
+    ctx: JobContext,
+    unit: Unit,
+    eps_index: int,
+    x_adv: np.ndarray,
+    params: dict[str, Any],
+    white_box: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Scores one epsilon's examples for the whole set on the variant's onnxruntime
+    session; writes them for transfer and as a kept file; returns (row, kept files)."""
+    from robustedge.attacks import summarize
+
+    spec = ctx.spec.attacks[unit.attack_index]
+    eps = spec.epsilons[eps_index]
+    x, y, _ = ctx.eval_data()
+    clean = np.load(ctx.job_dir / "variants" / f"{unit.variant}.pred.npy")
+    adversarial = ctx.predict(unit.variant, x_adv).argmax(1)
+    if white_box and unit.variant in ctx.transfer_sources(unit.attack_index):
+        path = ctx.adversarial_path(unit.attack_index, unit.variant, eps_index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, x_adv)
+    row = _attack_row(
+        spec, eps, params, summarize(x, x_adv, y, clean, adversarial),
+        mode="white_box" if white_box else "black_box",
+        source=unit.variant, target=unit.variant,
+        trusted=not white_box or _fidelity_passed(ctx, unit.variant),
+    )  # fmt: skip
+    files = []
+    if ctx.spec.keep_adversarial:
+        files.append(_keep_adversarial(ctx, unit, eps, x_adv, y, adversarial))
+    return row, files
 
 
 def _keep_adversarial(

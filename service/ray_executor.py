@@ -83,6 +83,7 @@ DEFAULT_RESOURCES: dict[str, UnitResources] = {
     "prepare": UnitResources(1, 512 * MiB),
     "variant": UnitResources(1, 2048 * MiB),
     "attack": UnitResources(1, 1024 * MiB),
+    "merge": UnitResources(1, 512 * MiB),
     "transfer": UnitResources(1, 512 * MiB),
     "latency": UnitResources(1, 512 * MiB),
 }

@@ -20,6 +20,9 @@ from robustedge.v1 import evaluation_pb2 as pb
 
 DEFAULT_PRESET = "quick"
 MAX_SAMPLES = 100_000
+# Sample slices per attack x variant x epsilon: each is a unit (a row in the job store,
+# a Ray task), so the bound keeps one spec from planning hundreds of thousands of units.
+MAX_SAMPLE_SHARDS = 256
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 InputRange = tuple[float, float]
@@ -165,6 +168,8 @@ def merge(
         spec.samples = overrides.samples
     if overrides.seed:
         spec.seed = overrides.seed
+    if overrides.sample_shards:
+        spec.sample_shards = overrides.sample_shards
     if overrides.variants:
         del spec.variants[:]
         spec.variants.extend(overrides.variants)
@@ -205,6 +210,10 @@ def validate(spec: pb.EvaluationSpec, *, input_range: tuple[float, float]) -> pb
     """Checks a merged spec, fills defaults in place and returns it; raises InvalidArgument."""
     if spec.samples < 0 or spec.samples > MAX_SAMPLES:
         raise InvalidArgument(f"spec.samples must be in [0, {MAX_SAMPLES}], got {spec.samples}")
+    if spec.sample_shards > MAX_SAMPLE_SHARDS:
+        raise InvalidArgument(
+            f"spec.sample_shards must be in [0, {MAX_SAMPLE_SHARDS}], got {spec.sample_shards}"
+        )
     _validate_variants(spec)
     _validate_attacks(spec, input_range)
     _validate_latency(spec.latency)

@@ -69,7 +69,7 @@ def run_job(document: dict[str, Any], channel: Channel) -> None:
     )
     failed: set[str] = set(document.get("failed", []))
     for raw in document["units"]:
-        unit = Unit(**{**raw, "depends": tuple(raw["depends"])})
+        unit = Unit(**{**raw, "depends": tuple(raw["depends"]), "epsilons": tuple(raw["epsilons"])})
         missing = [d for d in unit.depends if d in failed or d not in ctx.results]
         started = time.perf_counter()
         if missing:

@@ -108,6 +108,27 @@ def test_deterministic_given_seed(attack, norm, digits_case):
     assert first.queries == second.queries and first.params == second.params
 
 
+@pytest.mark.parametrize(("attack", "norm"), [c for c in _cases() if c.values[0].sample_separable])
+def test_slices_of_whole_batches_give_the_unsliced_examples(attack, norm, digits_case):
+    """What the service's sample shards rely on: a slice that starts on a batch boundary,
+    run with its ``offset``, crafts per sample exactly what the whole set's run does."""
+    x, y = digits_case.x[:48], digits_case.y[:48]
+    target = _target_for(attack, digits_case)
+    params = {**FAST_PARAMS[attack.name], "batch_size": 16}
+    kwargs = dict(
+        epsilon=EPSILONS[norm][1], norm=norm, params=params,
+        input_range=digits_case.input_range, seed=5,
+    )  # fmt: skip
+    whole = type(attack)().generate(target, x, y, **kwargs)
+    parts = [
+        type(attack)().generate(target, x[a:b], y[a:b], offset=a, **kwargs)
+        for a, b in ((0, 16), (16, 48))
+    ]
+    np.testing.assert_array_equal(np.concatenate([p.x_adv for p in parts]), whole.x_adv)
+    if whole.queries is not None:
+        assert sum(p.queries or 0 for p in parts) == whole.queries
+
+
 def test_pgd_random_start_depends_on_seed(digits_case):
     from robustedge.attacks import get_attack
 

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 
 from ray_cluster import RayCluster
-from ray_spec import SPEC
+from ray_spec import LOCAL_SPEC
 from server_process import ServerProcess, start_server
 
 from robustedge.client import Client
@@ -37,7 +37,9 @@ def cluster_and_reference(
         local = start_server(tmp_path_factory.mktemp("local-data"))
         try:
             with Client(local.address, timeout=60) as client:
-                reference = client.evaluate(digits.model, digits.dataset, spec=SPEC, progress=False)
+                reference = client.evaluate(
+                    digits.model, digits.dataset, spec=LOCAL_SPEC, progress=False
+                )
         finally:
             assert local.stop() == 0, local.log.read_text()[-3000:]
         head.wait_started()
@@ -55,7 +57,7 @@ def cluster(cluster_and_reference: tuple[RayCluster, Any]) -> RayCluster:
 
 @pytest.fixture(scope="module")
 def local_report(cluster_and_reference: tuple[RayCluster, Any]) -> Any:
-    """The report of the local (subprocess) executor for :data:`SPEC`."""
+    """The report of the local (subprocess) executor for :data:`LOCAL_SPEC`."""
     return cluster_and_reference[1]
 
 

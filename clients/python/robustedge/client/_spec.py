@@ -6,6 +6,7 @@ spec and the other keys replace its fields, gates are added)::
     preset: quick
     samples: 300
     seed: 0
+    sample_shards: 4      # split each attack's samples into 4 units (default 1)
     variants:
       - name: int8
         steps: [{compressor: quantize, approach: static, format: qdq}]
@@ -35,7 +36,7 @@ from robustedge.v1 import evaluation_pb2 as pb
 
 _TOP_LEVEL = {
     "preset", "samples", "seed", "variants", "attacks", "latency", "gates", "fidelity",
-    "keep_adversarial", "sensitivity", "search",
+    "keep_adversarial", "sensitivity", "search", "sample_shards",
 }  # fmt: skip
 _ATTACK_KEYS = {"attack", "norm", "epsilons", "modes", "transfer_sources"}
 _MODES = {
@@ -111,6 +112,11 @@ def spec_from_dict(raw: Any) -> tuple[str, pb.EvaluationSpec]:
         spec.samples = _integer(raw["samples"], "samples")
     if "seed" in raw:
         spec.seed = _integer(raw["seed"], "seed")
+    if "sample_shards" in raw:
+        shards = _integer(raw["sample_shards"], "sample_shards")
+        if shards < 0:
+            raise SpecError(f"sample_shards: expected a count >= 0, got {shards}")
+        spec.sample_shards = shards
     for i, variant in enumerate(raw.get("variants") or []):
         spec.variants.append(_variant(variant, f"variants[{i}]"))
     for i, attack in enumerate(raw.get("attacks") or []):

@@ -155,7 +155,7 @@ class DatasetInfo(_message.Message):
     def __init__(self, sha256: _Optional[str] = ..., samples: _Optional[int] = ..., sample_shape: _Optional[_Iterable[int]] = ..., classes: _Optional[int] = ..., label_min: _Optional[int] = ..., label_max: _Optional[int] = ..., input_min: _Optional[float] = ..., input_max: _Optional[float] = ...) -> None: ...
 
 class EvaluationSpec(_message.Message):
-    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial", "sensitivity", "search")
+    __slots__ = ("samples", "seed", "variants", "attacks", "latency", "gates", "fidelity", "keep_adversarial", "sensitivity", "search", "sample_shards")
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     VARIANTS_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +166,7 @@ class EvaluationSpec(_message.Message):
     KEEP_ADVERSARIAL_FIELD_NUMBER: _ClassVar[int]
     SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
     SEARCH_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_SHARDS_FIELD_NUMBER: _ClassVar[int]
     samples: int
     seed: int
     variants: _containers.RepeatedCompositeFieldContainer[VariantSpec]
@@ -176,7 +177,8 @@ class EvaluationSpec(_message.Message):
     keep_adversarial: bool
     sensitivity: SensitivitySpec
     search: SearchSpec
-    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ..., sensitivity: _Optional[_Union[SensitivitySpec, _Mapping]] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ...) -> None: ...
+    sample_shards: int
+    def __init__(self, samples: _Optional[int] = ..., seed: _Optional[int] = ..., variants: _Optional[_Iterable[_Union[VariantSpec, _Mapping]]] = ..., attacks: _Optional[_Iterable[_Union[AttackSpec, _Mapping]]] = ..., latency: _Optional[_Union[LatencySpec, _Mapping]] = ..., gates: _Optional[_Iterable[str]] = ..., fidelity: _Optional[_Union[FidelitySpec, _Mapping]] = ..., keep_adversarial: _Optional[bool] = ..., sensitivity: _Optional[_Union[SensitivitySpec, _Mapping]] = ..., search: _Optional[_Union[SearchSpec, _Mapping]] = ..., sample_shards: _Optional[int] = ...) -> None: ...
 
 class SearchSpec(_message.Message):
     __slots__ = ("enabled", "variant_name", "attack", "epsilon", "max_clean_drop", "max_size_ratio", "max_latency_ratio", "latency_batch_size", "size_metric", "max_evaluations", "max_seconds", "dimensions", "validation_samples")

@@ -356,16 +356,19 @@ def _validate_sensitivity(spec: pb.EvaluationSpec, input_range: InputRange) -> N
         raise InvalidArgument(f"sensitivity.epsilon must be in [0, {width:g}]")
     if not 0 <= settings.sparsity < 1:
         raise InvalidArgument("sensitivity.sparsity must be in [0, 1)")
-    unknown = set(settings.methods) - set(SENSITIVITY_METHODS)
-    if unknown:
-        raise InvalidArgument(
-            f"sensitivity.methods: unknown {sorted(unknown)}; known: {list(SENSITIVITY_METHODS)}"
-        )
+    _only_known(settings.methods, SENSITIVITY_METHODS, "sensitivity.methods")
     if not settings.methods:
         settings.methods.extend(SENSITIVITY_METHODS)
 
 
 SENSITIVITY_METHODS = ("prune", "quantize")
+
+
+def _only_known(values: Any, known: tuple[str, ...], where: str) -> None:
+    """Refuses names outside ``known`` in a repeated string field."""
+    unknown = set(values) - set(known)
+    if unknown:
+        raise InvalidArgument(f"{where}: unknown {sorted(unknown)}; known: {list(known)}")
 
 
 def _gradient_attack(name: str, where: str) -> None:
@@ -447,11 +450,7 @@ def _validate_search(spec: pb.EvaluationSpec, input_range: InputRange) -> None:
         raise InvalidArgument("search.max_seconds must be in (0, 86400]")
     if search.validation_samples < 0:
         raise InvalidArgument("search.validation_samples must be >= 0")
-    unknown = set(search.dimensions) - set(SEARCH_DIMENSIONS)
-    if unknown:
-        raise InvalidArgument(
-            f"search.dimensions: unknown {sorted(unknown)}; known: {list(SEARCH_DIMENSIONS)}"
-        )
+    _only_known(search.dimensions, SEARCH_DIMENSIONS, "search.dimensions")
     if not search.dimensions:
         # Clustering shares weight values but keeps the ONNX file as large; it only
         # pays off when size means compressed bytes.

@@ -114,3 +114,13 @@ def test_verdict_says_when_the_searched_variant_misses_a_budget_here():
     report.search.variant = ""
     report.search.stopped_because = "evaluation budget (3) used"
     assert verdict(report).startswith("No candidate met the budgets")
+
+
+def test_sensitivity_methods_default_to_both_and_refuse_unknown_ones():
+    spec = merge("quick", pb.EvaluationSpec(sensitivity=pb.SensitivitySpec(enabled=True)))
+    assert list(validate(spec, input_range=(0.0, 1.0)).sensitivity.methods) == [
+        "prune", "quantize",
+    ]  # fmt: skip
+    spec.sensitivity.methods[:] = ["distill"]
+    with pytest.raises(InvalidArgument, match=r"sensitivity\.methods"):
+        validate(spec, input_range=(0.0, 1.0))

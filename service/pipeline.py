@@ -636,8 +636,8 @@ def run_sensitivity(ctx: JobContext, unit: Unit, progress: Progress) -> dict[str
     from robustedge.compressors.onnx_graph import weight_layers
     from robustedge.search.objective import clean_and_robust
 
-    objective = _objective(ctx, *sensitivity_settings(ctx.spec)[:2])
-    sparsity = sensitivity_settings(ctx.spec)[2]
+    attack, epsilon, sparsity = sensitivity_settings(ctx.spec)
+    objective = _objective(ctx, attack, epsilon)
     methods = list(ctx.spec.sensitivity.methods) or ["prune", "quantize"]
     x, y, input_range = ctx.eval_data()
     base = onnx.load(str(ctx.variant_path(BASE)))

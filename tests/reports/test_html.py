@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from report_fixture import build_report
@@ -243,26 +243,31 @@ def _chromium_or_skip() -> str:
     return CHROMIUM
 
 
-def test_html_renders_in_headless_chromium(page: str, tmp_path: Path) -> None:
-    """Renders the page offline in headless Chromium and keeps the screenshot in
-    test-artifacts/report.png (with the page beside it) for a person to look at."""
-    chromium = _chromium_or_skip()
+def screenshot_of(chromium: str, page: str, name: str, *, height: int, profile: Path) -> Any:
+    """Writes ``page`` to test-artifacts/NAME.html, screenshots it 1280 px wide in
+    headless Chromium to NAME.png, and returns the RGB pixels."""
     ARTIFACTS.mkdir(exist_ok=True)
-    html_path = ARTIFACTS / "report.html"
+    html_path = ARTIFACTS / f"{name}.html"
     html_path.write_text(page, encoding="utf-8")
-    screenshot = ARTIFACTS / "report.png"
+    screenshot = ARTIFACTS / f"{name}.png"
     screenshot.unlink(missing_ok=True)
     command = [
         chromium, "--headless", "--no-sandbox", "--disable-gpu",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,5200", f"--screenshot={screenshot}", html_path.as_uri(),
+        "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
+        f"--window-size=1280,{height}", f"--screenshot={screenshot}", html_path.as_uri(),
     ]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert screenshot.is_file(), f"no screenshot; chromium said:\n{completed.stderr[-2000:]}"
-
     image_module = pytest.importorskip("matplotlib.image")
-    pixels = image_module.imread(str(screenshot))[..., :3]
+    return image_module.imread(str(screenshot))[..., :3]
+
+
+def test_html_renders_in_headless_chromium(page: str, tmp_path: Path) -> None:
+    """Renders the page offline in headless Chromium and keeps the screenshot in
+    test-artifacts/report.png (with the page beside it) for a person to look at."""
+    chromium = _chromium_or_skip()
+    pixels = screenshot_of(chromium, page, "report", height=5200, profile=tmp_path / "profile")
     assert pixels.shape[:2] == (5200, 1280)
     # The inline CSS applied: the header band is the page's dark navy (#14202e).
     header = pixels[20, 640]

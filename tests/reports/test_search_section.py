@@ -6,12 +6,17 @@ from __future__ import annotations
 import html
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from report_fixture import PRUNE_50, QUANTIZE_LAYER, build_report, build_search_report
-from test_html import ARTIFACTS, _chart_texts, _chromium_or_skip, _Structure, external_references
+from test_html import (
+    _chart_texts,
+    _chromium_or_skip,
+    _Structure,
+    external_references,
+    screenshot_of,
+)
 
 from robustedge.client import render
 from robustedge.reports import render_html
@@ -258,24 +263,12 @@ def test_search_section_renders_in_headless_chromium(page: str, tmp_path: Path) 
     """Renders the page's head (inline CSS) with the search and sensitivity sections
     only, and keeps the screenshot in test-artifacts/report_search.png."""
     chromium = _chromium_or_skip()
-    ARTIFACTS.mkdir(exist_ok=True)
     head = page[: page.index("<main>") + len("<main>")]
     sections = f"<section{_section(page, 'search')[8:]}</section>"
     sections += f"<section{_section(page, 'sensitivity')[8:]}</section>"
-    html_path = ARTIFACTS / "report_search.html"
-    html_path.write_text(head + sections + "</main></body></html>\n", encoding="utf-8")
-    screenshot = ARTIFACTS / "report_search.png"
-    screenshot.unlink(missing_ok=True)
-    command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,3000", f"--screenshot={screenshot}", html_path.as_uri(),
-    ]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert screenshot.is_file(), f"no screenshot; chromium said:\n{completed.stderr[-2000:]}"
-    image_module = pytest.importorskip("matplotlib.image")
-    pixels = image_module.imread(str(screenshot))[..., :3]
+    page = head + sections + "</main></body></html>\n"
+    profile = tmp_path / "profile"
+    pixels = screenshot_of(chromium, page, "report_search", height=3000, profile=profile)
     assert pixels.shape[:2] == (3000, 1280)
 
     def count(color: str) -> int:

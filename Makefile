@@ -22,7 +22,7 @@ setup: $(STAMP)
 $(STAMP): constraints.txt pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade "pip>=24"
-	$(PIP) install --quiet -c constraints.txt -e "clients/python[yaml]" -e ".[inc,dev,ray]"
+	$(PIP) install --quiet -c constraints.txt -e "clients/python[yaml]" -e ".[inc,dev,ray,s3]"
 	touch $(STAMP)
 
 # Headless Chromium renders the HTML report in the tests (Debian's package; root only).

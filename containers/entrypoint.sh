@@ -9,6 +9,7 @@
 #   ROBUSTEDGE_INSECURE_LISTEN_ANY  1: serve a non-loopback address without tokens
 #   ROBUSTEDGE_MAX_CONCURRENT_JOBS, ROBUSTEDGE_LOG_LEVEL
 #   ROBUSTEDGE_EXECUTOR, ROBUSTEDGE_RAY_ADDRESS   --executor / --ray-address (Ray executor)
+#   ROBUSTEDGE_ARTIFACT_STORE                     --artifact-store s3://BUCKET/PREFIX (Ray)
 #   ROBUSTEDGE_RUNTIMES             extra onnxruntime builds, name=/path/python (edge image)
 #
 # Arguments starting with '-' are appended to the server's; any other command runs
@@ -28,6 +29,7 @@ set -- --listen "${ROBUSTEDGE_LISTEN:-0.0.0.0:50051}" --data-dir "${ROBUSTEDGE_D
 [ -z "${ROBUSTEDGE_LOG_LEVEL:-}" ] || set -- "$@" --log-level "$ROBUSTEDGE_LOG_LEVEL"
 [ -z "${ROBUSTEDGE_EXECUTOR:-}" ] || set -- "$@" --executor "$ROBUSTEDGE_EXECUTOR"
 [ -z "${ROBUSTEDGE_RAY_ADDRESS:-}" ] || set -- "$@" --ray-address "$ROBUSTEDGE_RAY_ADDRESS"
+[ -z "${ROBUSTEDGE_ARTIFACT_STORE:-}" ] || set -- "$@" --artifact-store "$ROBUSTEDGE_ARTIFACT_STORE"
 case "${ROBUSTEDGE_INSECURE_LISTEN_ANY:-0}" in
     1 | true | yes) set -- "$@" --insecure-listen-any ;;
 esac

@@ -61,6 +61,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--ray-address", default="", help="Ray cluster address (--executor ray)")
     parser.add_argument(
+        "--artifact-store",
+        default="",
+        metavar="s3://BUCKET/PREFIX",
+        help="with --executor ray: move job files through an S3-compatible store instead of "
+        "a data dir shared by every node (credentials and AWS_ENDPOINT_URL from the "
+        "environment; needs robustedge[s3])",
+    )
+    parser.add_argument(
         "--tokens-file",
         type=Path,
         help="bearer tokens, one 'NAME sha256:HEX' per line (also $ROBUSTEDGE_TOKENS)",
@@ -113,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         log.error("--tls-cert and --tls-key go together")
         return 2
+    if args.artifact_store and args.executor != "ray":
+        log.error("--artifact-store is for --executor ray (local workers share the data dir)")
+        return 2
     try:
         transport, validation = limits_module.from_arguments(args)
     except ValueError as exc:
@@ -133,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 worker_memory_bytes=args.worker_memory_mb << 20,
                 unit_idle_seconds=args.unit_timeout_seconds,
                 ray_address=args.ray_address,
+                artifact_store=args.artifact_store,
                 limits=transport,
                 validation=validation,
             )

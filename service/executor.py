@@ -50,6 +50,7 @@ class WorkOrder:
     def document(self) -> dict[str, Any]:
         """The JSON document :func:`robustedge.service.worker.run_job` reads."""
         return {
+            "job_id": self.job_id,
             "job_dir": str(self.job_dir),
             "model_path": str(self.model_path),
             "dataset_path": str(self.dataset_path),
@@ -203,9 +204,19 @@ BACKENDS = ("local", "ray")
 
 
 def make_executor(
-    backend: str, ray_address: str = "", memory_bytes: int = 0, unit_idle_seconds: float = 0
+    backend: str,
+    ray_address: str = "",
+    memory_bytes: int = 0,
+    unit_idle_seconds: float = 0,
+    artifact_store: str = "",
 ) -> Executor:
-    """The executor for a backend name; Ray is imported only when asked for."""
+    """The executor for a backend name; Ray is imported only when asked for.
+
+    ``artifact_store`` (``s3://BUCKET/PREFIX``) is for the Ray executor only: the local
+    one's worker subprocesses share the service's data dir by construction.
+    """
+    if artifact_store and backend != "ray":
+        raise ValueError("an artifact store is for the ray executor (--executor ray)")
     if backend == "local":
         return LocalProcessExecutor(memory_bytes, unit_idle_seconds)
     if backend == "ray":
@@ -215,5 +226,5 @@ def make_executor(
             raise RuntimeError(
                 f"the ray executor needs Ray: pip install 'robustedge[ray]' ({exc})"
             ) from exc
-        return RayExecutor(address=ray_address)
+        return RayExecutor(address=ray_address, artifact_store=artifact_store)
     raise ValueError(f"unknown executor {backend!r}; known: {', '.join(BACKENDS)}")

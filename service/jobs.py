@@ -47,6 +47,7 @@ class ExecutorConfig:
     max_attempts: int = 3
     backend: str = "local"  # "local" (worker subprocesses) or "ray"
     ray_address: str = ""  # with backend "ray": the cluster to join ("auto", "HOST:PORT")
+    artifact_store: str = ""  # with backend "ray": s3://BUCKET/PREFIX instead of a shared path
     worker_memory_bytes: int = 0  # address-space cap of a local worker process (0: none)
     unit_idle_seconds: float = 0  # a unit silent this long is failed as hung (0: never)
 
@@ -82,7 +83,11 @@ class JobManager:
         self.jobs_dir = jobs_dir
         self.config = config
         self.executor: Executor = executor or make_executor(
-            config.backend, config.ray_address, config.worker_memory_bytes, config.unit_idle_seconds
+            config.backend,
+            config.ray_address,
+            config.worker_memory_bytes,
+            config.unit_idle_seconds,
+            config.artifact_store,
         )
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._feeds: dict[str, _Feed] = {}

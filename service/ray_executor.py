@@ -17,9 +17,12 @@ restart of the service (finished units are not recomputed) as it does with the l
 executor.
 
 Artifacts (``eval.npz``, ``variants/*.onnx``, ``adversarial/*.npy``) are files in
-the job directory, which must be a path that every Ray worker can read and write:
+the job directory. By default that is a path every Ray worker can read and write:
 the same directory when all nodes share one machine, a shared filesystem (NFS, a
-mounted bucket) across machines. Only small JSON results travel through Ray.
+mounted bucket) across machines. With an S3-compatible ``artifact_store`` each unit
+runs in a node-local copy of the job directory instead, synchronised with the
+bucket (:mod:`robustedge.service.object_store`). Only small JSON results travel
+through Ray.
 
 A worker process or node that dies takes its running task with it; Ray re-runs
 the task elsewhere (``max_retries``) and the job completes. When the retries run
@@ -49,6 +52,15 @@ from ray.util.queue import Empty, Queue
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from robustedge.service.executor import Message, WorkOrder
+from robustedge.service.object_store import (
+    DATASET_INPUT,
+    MODEL_INPUT,
+    SERVICE_PREFIXES,
+    JobFiles,
+    ObjectStoreLocation,
+    store_errors,
+    unit_directory,
+)
 from robustedge.service.worker import Channel, run_job
 
 log = logging.getLogger(__name__)
@@ -117,10 +129,10 @@ class _ForwardingChannel(Channel):
 
 
 @contextlib.contextmanager
-def _job_log(job_dir: Path) -> Iterator[None]:
-    """Appends the unit's log records to the job's ``worker.log``, as the local worker does."""
-    job_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(job_dir / "worker.log")
+def _unit_log(path: Path) -> Iterator[None]:
+    """Appends the unit's log records to ``path``, as the local worker does to ``worker.log``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     previous_level = root.level
@@ -159,14 +171,16 @@ def run_unit_task(
     document: dict[str, Any],
     unit: dict[str, Any],
     progress: ActorHandle | None,
+    store: ObjectStoreLocation | None,
     *dependencies: Message,
 ) -> Message:
     """The body of one Ray task: runs one unit and returns its ``done`` message.
 
     ``document`` is the work order's worker document (paths, spec, units finished
     before this run); ``progress`` the job's progress queue actor (or None);
-    ``dependencies`` are the ``done`` messages of the units of this
-    run that the unit depends on, directly or through others. A failed dependency
+    ``store`` the S3-compatible artifact store (None: the document's job directory is
+    shared by every node); ``dependencies`` are the ``done`` messages of the units of
+    this run that the unit depends on, directly or through others. A failed dependency
     makes :func:`run_job` report the unit as skipped, exactly as in the local worker.
     """
     results = dict(document.get("results", {}))
@@ -176,13 +190,31 @@ def run_unit_task(
             results[message["unit"]] = message["result"]
         else:
             failed.append(message["unit"])
+    document = {**document, "units": [unit], "results": results, "failed": failed}
+    if store is None:
+        return _run_unit(document, Path(document["job_dir"]) / "worker.log", progress)
+    # The job directory is a node-local copy; the unit's files reach the store before
+    # its done message leaves the task, so a recorded unit's files are always there.
+    with unit_directory(JobFiles(store), document["job_id"]) as private:
+        job_dir = private.path
+        local = {
+            **document,
+            "job_dir": str(job_dir),
+            "model_path": str(job_dir / MODEL_INPUT),
+            "dataset_path": str(job_dir / DATASET_INPUT),
+        }
+        return _run_unit(local, job_dir / "logs" / f"{unit['key']}.log", progress)
+
+
+def _run_unit(document: dict[str, Any], log_path: Path, progress: ActorHandle | None) -> Message:
     channel = _ForwardingChannel(progress)
-    with _job_log(Path(document["job_dir"])):
+    (unit,) = document["units"]
+    with _unit_log(log_path):
         # Where each attempt ran, for operators (and the tests that kill nodes).
         where = f"node {ray.util.get_node_ip_address()} pid {os.getpid()}"
         log.info("unit %s started on %s", unit["key"], where)
         _pin_torch_threads()
-        run_job({**document, "units": [unit], "results": results, "failed": failed}, channel)
+        run_job(document, channel)
         (done,) = channel.done
         log.info("unit %s finished on %s (ok: %s)", unit["key"], where, done["ok"])
     return done
@@ -203,6 +235,8 @@ class RayExecutor:
     (or empty) for the cluster this machine's ``ray start`` created or ``RAY_ADDRESS``
     names, or ``ray://HOST:10001`` for Ray Client. The executor joins the cluster as a
     driver when it is created, so a wrong address stops the server at start-up.
+    ``artifact_store`` (``s3://BUCKET/PREFIX``, empty: none) moves job files through
+    an S3-compatible store instead of a shared path; it is checked at start-up too.
     """
 
     def __init__(
@@ -211,8 +245,16 @@ class RayExecutor:
         *,
         resources: dict[str, UnitResources] | None = None,
         max_retries: int = 3,
+        artifact_store: str = "",
     ) -> None:
         self.address = address or "auto"
+        self.store = ObjectStoreLocation.parse(artifact_store) if artifact_store else None
+        self._files = JobFiles(self.store) if self.store else None
+        # What a failing store raises (nothing to catch without one).
+        self._store_errors: tuple[type[BaseException], ...] = ()
+        if self._files is not None:
+            self._files.check()
+            self._store_errors = store_errors()
         self.resources = {**DEFAULT_RESOURCES, **(resources or {})}
         self.max_retries = max_retries
         self._lock = threading.Lock()
@@ -236,6 +278,8 @@ class RayExecutor:
                 ) from exc
         self._task = ray.remote(run_unit_task)
         log.info("joined the Ray cluster at %s: %s", self.address, ray.cluster_resources())
+        if self.store is not None:
+            log.info("job files go through the artifact store %s", self.store.url)
 
     # -- Executor protocol ----------------------------------------------------------
 
@@ -262,6 +306,8 @@ class RayExecutor:
         with self._lock:
             self._running[order.job_id] = running
         try:
+            if self._files is not None:
+                self._files.upload_inputs(order.job_id, order.model_path, order.dataset_path)
             keys = self._submit(order, ray.put(document), progress, running)
             return self._collect(keys, progress, on_message)
         except (ray.exceptions.RayError, ConnectionError) as exc:
@@ -269,7 +315,11 @@ class RayExecutor:
             # manager runs the rest again (up to its max_attempts).
             log.warning("job %s lost its Ray cluster: %s", order.job_id, _first_line(exc))
             return 1
+        except self._store_errors as exc:
+            log.warning("job %s: artifact store error: %s", order.job_id, _first_line(exc))
+            return 1
         finally:
+            self._fetch_service_files(order.job_id, job_dir)
             with self._lock:
                 self._running.pop(order.job_id, None)
                 self._idle.notify_all()
@@ -330,6 +380,7 @@ class RayExecutor:
                 document,
                 asdict(unit),
                 progress.actor if progress is not None else None,
+                self.store,
                 *(refs[d] for d in sorted(closure[unit.key])),
             )
             refs[unit.key] = ref
@@ -386,6 +437,16 @@ class RayExecutor:
             # once a unit is reported, a late one would move the job's fraction back.
             if message.get("unit") not in reported:
                 on_message(message)
+
+    def _fetch_service_files(self, job_id: str, job_dir: Path) -> None:
+        """With an artifact store: the kept files (``robustedge download``) and unit logs."""
+        if self._files is None:
+            return
+        for prefix in SERVICE_PREFIXES:
+            try:
+                self._files.fetch_missing(job_id, job_dir, under=prefix)
+            except self._store_errors as exc:  # the report does not need them
+                log.warning("job %s: cannot fetch %s: %s", job_id, prefix, _first_line(exc))
 
     def _progress_queue(self) -> Queue | None:
         """A queue actor on the service's own node (it lives and dies with the service)."""

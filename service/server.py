@@ -66,6 +66,8 @@ class ServerConfig:
     max_attempts: int = 3
     executor_backend: str = "local"
     ray_address: str = ""
+    # s3://BUCKET/PREFIX: job files travel through an S3-compatible store (Ray only).
+    artifact_store: str = ""
     # Address-space cap of each worker process (0: none).
     worker_memory_bytes: int = 12 << 30
     # A unit that reports nothing (results or progress) for this long is failed as hung.
@@ -80,6 +82,7 @@ class ServerConfig:
             max_attempts=self.max_attempts,
             backend=self.executor_backend,
             ray_address=self.ray_address,
+            artifact_store=self.artifact_store,
             worker_memory_bytes=self.worker_memory_bytes,
             unit_idle_seconds=self.unit_idle_seconds,
         )

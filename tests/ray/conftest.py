@@ -18,20 +18,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 
 from ray_cluster import RayCluster
 from ray_spec import LOCAL_SPEC
+from s3_server import S3Server, s3_server
 from server_process import ServerProcess, start_server
 
 from robustedge.client import Client
 
 
 @pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    """An S3 endpoint (moto's server) for the artifact-store tests, started before the
+    cluster so that every node's environment points at it."""
+    pytest.importorskip("moto", reason="the artifact-store tests need moto[server] (dev extra)")
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def cluster_and_reference(
-    tmp_path_factory: pytest.TempPathFactory, digits: Any
+    tmp_path_factory: pytest.TempPathFactory, digits: Any, s3: S3Server
 ) -> Iterator[tuple[RayCluster, Any]]:
     """Starts the cluster, computes the local executor's report meanwhile, then waits."""
     cluster = RayCluster()
     patch = pytest.MonkeyPatch()
     # The servers started below inherit it: drivers and nodes agree on no token auth.
     patch.setenv("RAY_AUTH_MODE", "disabled")
+    # Nodes, their workers and the servers reach the S3 endpoint through the environment
+    # (boto3 reads AWS_ENDPOINT_URL and the credentials), as on a real cluster.
+    for name, value in s3.environment.items():
+        patch.setenv(name, value)
     try:
         head = cluster.start_head(num_cpus=1)
         local = start_server(tmp_path_factory.mktemp("local-data"))

@@ -109,14 +109,21 @@ class RayCluster:
     def address(self) -> str:
         return f"{self.nodes[0].ip}:{self.gcs_port}"
 
+    def cache_dir(self, ip: str) -> Path:
+        """The node's cache of artifact-store files (``ROBUSTEDGE_CACHE_DIR``)."""
+        return self.root / ip / "artifact-cache"
+
     def alive(self) -> list[RayNode]:
         """The nodes whose ``ray start`` still runs (not killed)."""
         return [node for node in self.nodes if node.process.poll() is None]
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, node_dir: Path) -> dict[str, str]:
         autoscaler_port, dashboard_port = free_ports(2)
         return {
             **os.environ,
+            # Each node caches job files of an S3 artifact store in a folder of its own,
+            # as separate machines would: nothing reaches a node but through the store.
+            "ROBUSTEDGE_CACHE_DIR": str(self.cache_dir(node_dir.name)),
             "RAY_USAGE_STATS_ENABLED": "0",
             # Explicit, so that a token in ~/.ray/auth_token (which makes `ray start
             # --head` require one) cannot split the cluster into two minds.
@@ -155,7 +162,7 @@ class RayCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=self._environment(),
+                env=self._environment(node_dir),
             )  # fmt: skip
         node = RayNode(ip, process, log)
         self.nodes.append(node)

@@ -5,9 +5,10 @@ order) and records what finished; an executor decides *where* it runs. Both side
 speak the worker protocol of :mod:`robustedge.service.worker`: progress messages
 and one ``done`` message per unit.
 
-:class:`LocalProcessExecutor` (the embedded default) starts one worker subprocess
-per job in its own process group, so cancelling kills everything it started.
-Another executor (e.g. Ray) implements the same two methods.
+:class:`LocalProcessExecutor` (the embedded default) runs one worker subprocess
+per job in its own process group, so cancelling kills everything it started. It keeps
+one spare worker started ahead, its imports done, so that a job does not wait for
+them. Another executor (e.g. Ray) implements the same two methods.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from robustedge.service.plan import Unit
 from robustedge.service.sandbox import limit_process
@@ -72,8 +74,23 @@ class Executor(Protocol):
         ...
 
 
+@dataclass
+class _Worker:
+    """A worker process, and where its output went before it was given a job."""
+
+    process: subprocess.Popen[str]
+    early_output: IO[bytes] | None = None  # a spare's: an anonymous temp file
+
+
 class LocalProcessExecutor:
-    """One worker subprocess per job (``python -m robustedge.service.worker``)."""
+    """One worker subprocess per job (``python -m robustedge.service.worker``).
+
+    With ``prestart`` (the default) one spare worker is started ahead and waits for a
+    job with its imports (torch, onnxruntime, the bridge and attacks: about a second)
+    done; a job takes it and the next spare starts at once. The spare gets the same
+    memory cap before it reads anything, and exits when its stdin closes (the service
+    stopped or died), so it never outlives the service.
+    """
 
     WORKER = (sys.executable, "-m", "robustedge.service.worker")
 
@@ -82,69 +99,74 @@ class LocalProcessExecutor:
         memory_bytes: int = 0,
         unit_idle_seconds: float = 0,
         command: tuple[str, ...] = WORKER,
+        prestart: bool = True,
     ) -> None:
         self.memory_bytes = memory_bytes
         self.command = command  # the worker program (tests substitute misbehaving ones)
         # A unit that sends nothing (no progress, no result) for this long is hung: the
         # worker is killed and the unit failed; the job goes on with the rest (0: never).
         self.unit_idle_seconds = unit_idle_seconds
+        self.prestart = prestart
         self._processes: dict[str, subprocess.Popen[str]] = {}
+        self._spare: _Worker | None = None
+        self._closed = False
         self._lock = threading.Lock()
+        if prestart:
+            self._start_spare()
 
     def run(self, order: WorkOrder, on_message: Callable[[Message], None]) -> int:
         order.job_dir.mkdir(parents=True, exist_ok=True)
-        with open(order.job_dir / "worker.log", "ab") as log_file:
-            process = subprocess.Popen(
-                list(self.command),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                text=True,
-                start_new_session=True,  # its own process group, killed as one
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-            # Limits are set on the running child (prlimit), not in a preexec_fn: forking
-            # with preexec_fn while gRPC threads run can deadlock the child.
-            limit_process(process.pid, self.memory_bytes or None)
-            with self._lock:
-                self._processes[order.job_id] = process
-            try:
-                assert process.stdin is not None and process.stdout is not None
-                process.stdin.write(json.dumps(order.document()))
-                process.stdin.close()
-                watchdog = _Watchdog(process, self.unit_idle_seconds)
-                pending = {unit.key for unit in order.units}
-                for line in process.stdout:
-                    message = json.loads(line)
-                    watchdog.saw(message)
-                    on_message(message)
-                    if message["type"] == "done":
-                        pending.discard(message["unit"])
-                    if not pending:
-                        # Every unit has reported; not waiting for the interpreter to shut
-                        # down (torch and friends take ~0.5 s) ends the job sooner.
-                        break
-                watchdog.stop()
+        log_path = order.job_dir / "worker.log"
+        worker = self._take_spare()
+        if worker is None:
+            with open(log_path, "ab") as log_file:
+                worker = _Worker(self._spawn(log_file))
+        elif worker.early_output is not None:
+            # The worker moves what it printed while waiting into the job's log itself.
+            worker.early_output.close()
+        if self.prestart:
+            self._start_spare()  # for the next job, while this one runs
+        process = worker.process
+        with self._lock:
+            self._processes[order.job_id] = process
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            # The worker appends its output to the job's log from here on.
+            process.stdin.write(json.dumps({**order.document(), "log_path": str(log_path)}))
+            process.stdin.close()
+            watchdog = _Watchdog(process, self.unit_idle_seconds)
+            pending = {unit.key for unit in order.units}
+            for line in process.stdout:
+                message = json.loads(line)
+                watchdog.saw(message)
+                on_message(message)
+                if message["type"] == "done":
+                    pending.discard(message["unit"])
                 if not pending:
-                    kill_group(process)
-                    return 0
-                returncode = process.wait()
-                if watchdog.fired and watchdog.unit:
-                    on_message(
-                        {
-                            "type": "done",
-                            "unit": watchdog.unit,
-                            "ok": False,
-                            "error": f"timed out: no progress for {self.unit_idle_seconds:g} s",
-                            "seconds": self.unit_idle_seconds,
-                        }
-                    )
-                return returncode
-            finally:
-                with self._lock:
-                    self._processes.pop(order.job_id, None)
-                if process.poll() is None:
-                    kill_group(process)
+                    # Every unit has reported; not waiting for the interpreter to shut
+                    # down (torch and friends take ~0.5 s) ends the job sooner.
+                    break
+            watchdog.stop()
+            if not pending:
+                kill_group(process)
+                return 0
+            returncode = process.wait()
+            if watchdog.fired and watchdog.unit:
+                on_message(
+                    {
+                        "type": "done",
+                        "unit": watchdog.unit,
+                        "ok": False,
+                        "error": f"timed out: no progress for {self.unit_idle_seconds:g} s",
+                        "seconds": self.unit_idle_seconds,
+                    }
+                )
+            return returncode
+        finally:
+            with self._lock:
+                self._processes.pop(order.job_id, None)
+            if process.poll() is None:
+                kill_group(process)
 
     def cancel(self, job_id: str) -> None:
         with self._lock:
@@ -154,9 +176,60 @@ class LocalProcessExecutor:
 
     def shutdown(self) -> None:
         with self._lock:
+            self._closed = True
             processes = list(self._processes.values())
+            spare, self._spare = self._spare, None
         for process in processes:
             kill_group(process)
+        if spare is not None:
+            kill_group(spare.process)
+            if spare.early_output is not None:
+                spare.early_output.close()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _spawn(self, output: IO[bytes]) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            list(self.command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=output,
+            text=True,
+            start_new_session=True,  # its own process group, killed as one
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        # Limits are set on the running child (prlimit), not in a preexec_fn: forking
+        # with preexec_fn while gRPC threads run can deadlock the child.
+        limit_process(process.pid, self.memory_bytes or None)
+        return process
+
+    def _start_spare(self) -> None:
+        with self._lock:
+            if self._closed or self._spare is not None:
+                return
+            # Unlinked at once: nothing is left behind whatever happens to the service.
+            # Open for the spare's life (closed when a job takes it or it is dropped).
+            # Read and write: the worker copies it into its job's log (worker._append_output_to).
+            output = tempfile.TemporaryFile(prefix="robustedge-worker-")  # noqa: SIM115
+            try:
+                self._spare = _Worker(self._spawn(output), output)
+            except OSError:
+                output.close()
+                log.warning("could not pre-start a worker; jobs start their own", exc_info=True)
+
+    def _take_spare(self) -> _Worker | None:
+        """The spare worker if it is still alive (one that died is cleaned up)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        if spare.process.poll() is None:
+            return spare
+        # It died waiting (killed, out of memory at import): its output says why.
+        log.warning("the pre-started worker exited with %s", spare.process.returncode)
+        if spare.early_output is not None:
+            spare.early_output.close()
+        return None
 
 
 class _Watchdog:

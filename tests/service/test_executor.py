@@ -1,7 +1,10 @@
-"""The local executor's watchdog: a hung unit is failed and its worker killed."""
+"""The local executor: its watchdog (a hung unit is failed and its worker killed) and
+its pre-started spare worker (a job takes it; the next one starts at once)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -70,3 +73,87 @@ def test_a_chatty_long_unit_is_not_killed(tmp_path):
     messages = []
     assert executor.run(order, messages.append) == 0
     assert messages[-1]["ok"] is True
+
+
+# A worker that says something while it waits, then reports its pid for each unit.
+PID_WORKER = textwrap.dedent(
+    """
+    import json, os, sys
+    from pathlib import Path
+    from robustedge.service.worker import _append_output_to
+    protocol = os.fdopen(os.dup(1), "w")  # as the real worker: fd 1 goes to the log
+    print("waiting with imports done", file=sys.stderr, flush=True)
+    document = json.loads(sys.stdin.read())
+    _append_output_to(Path(document["log_path"]))
+    print("running the job", file=sys.stderr, flush=True)
+    for unit in document["units"]:
+        print(json.dumps({"type": "done", "unit": unit["key"], "ok": True,
+                          "result": {"pid": os.getpid()}, "seconds": 0.0}), file=protocol,
+              flush=True)
+    """
+)
+
+
+def _order(tmp_path, job_id):
+    return WorkOrder(
+        job_id=job_id, job_dir=tmp_path / job_id,
+        model_path=tmp_path / "m", dataset_path=tmp_path / "d",
+        spec={}, units=[Unit("prepare", "prepare", "preparing")],
+    )  # fmt: skip
+
+
+def test_a_job_takes_the_prestarted_worker_and_the_next_one_starts(tmp_path):
+    executor = LocalProcessExecutor(command=(sys.executable, "-c", PID_WORKER))
+    try:
+        first_spare = executor._spare.process
+        messages = []
+        assert executor.run(_order(tmp_path, "j3"), messages.append) == 0
+        assert messages[-1]["result"]["pid"] == first_spare.pid
+        # What the spare printed before it had a job is in that job's log, then the rest.
+        log = (tmp_path / "j3" / "worker.log").read_text()
+        assert log == "waiting with imports done\nrunning the job\n"
+        second_spare = executor._spare.process
+        assert second_spare.pid != first_spare.pid and second_spare.poll() is None
+        messages.clear()
+        assert executor.run(_order(tmp_path, "j4"), messages.append) == 0
+        assert messages[-1]["result"]["pid"] == second_spare.pid
+    finally:
+        executor.shutdown()
+    assert executor._spare is None
+    assert executor._closed
+
+
+def test_a_spare_that_died_is_replaced_by_a_fresh_worker(tmp_path):
+    executor = LocalProcessExecutor(command=(sys.executable, "-c", PID_WORKER))
+    try:
+        dead = executor._spare.process
+        dead.kill()
+        dead.wait()
+        messages = []
+        assert executor.run(_order(tmp_path, "j5"), messages.append) == 0
+        assert messages[-1]["ok"] and messages[-1]["result"]["pid"] != dead.pid
+    finally:
+        executor.shutdown()
+
+
+def test_shutdown_kills_the_spare_and_no_new_one_starts(tmp_path):
+    executor = LocalProcessExecutor(command=(sys.executable, "-c", PID_WORKER))
+    spare = executor._spare.process
+    executor.shutdown()
+    assert spare.poll() is not None
+    executor._start_spare()
+    assert executor._spare is None
+
+
+def test_the_real_worker_waiting_for_a_job_exits_quietly_when_its_service_goes():
+    """A spare's stdin closes when its service stops or dies: exit 0, no traceback."""
+    worker = subprocess.Popen(
+        list(LocalProcessExecutor.WORKER),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    _, stderr = worker.communicate(b"", timeout=120)
+    assert worker.returncode == 0, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr

@@ -15,6 +15,12 @@ path C (the longest chain of dependent units), and the per-job overhead O (1-nod
 wall minus W). Its prediction for n workers is O plus the makespan of greedy list
 scheduling of those units on n CPUs (between ``max(C, W / n)`` and ``W / n + C``).
 
+Then the same job on the 2 nodes through a second service whose job files go
+through an S3-compatible store (``--artifact-store``; moto's S3 server in this
+process over loopback HTTP, each node with its own cache folder): the ratio of its
+wall time to the shared path's is what the store costs. moto is a Python server on
+the same 2 cores, so this is a pessimistic figure for a real store.
+
 This machine has 2 cores shared with the head's processes, the service and other
 people's work, so the measured ratio is a floor for what two real machines give.
 Run once; noisy machine. ``--out`` saves the rows (benchmarks/results_table.py).
@@ -33,10 +39,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "ray"))
+sys.path.insert(0, str(REPO / "tests" / "service"))
 
 from ray_cluster import RayCluster  # noqa: E402
 from results_table import Row, save_rows  # noqa: E402
+from s3_server import s3_server  # noqa: E402
 from service_session import build_digits, scratch, server, unit_seconds  # noqa: E402
+
+BUCKET = "robustedge-bench"
 
 
 def job_spec(samples: int) -> dict[str, Any]:
@@ -143,8 +153,11 @@ def main() -> int:
     work: dict[int, dict[str, float]] = {}  # nodes -> unit -> seconds (the job store's)
     sharded: dict[int, float] = {}  # sample slices -> wall of shard_spec on 2 nodes
     cluster = RayCluster()
-    with scratch("re-bench-ray-") as scratch_dir:
+    with scratch("re-bench-ray-") as scratch_dir, s3_server() as s3:
         digits = build_digits(scratch_dir)
+        # Every node (and both services) reaches the store through the environment.
+        os.environ.update(s3.environment)
+        s3.client().create_bucket(Bucket=BUCKET)
         try:
             cluster.start_head(num_cpus=0).wait_started()
             cluster.add_worker(num_cpus=1).wait_started()
@@ -166,6 +179,14 @@ def main() -> int:
                         running.address, digits, shard_spec(args.samples, shards)
                     )
                     print(f"one pgd attack, {shards} slice(s): {sharded[shards]:.1f} s wall")
+            with server(
+                scratch_dir / "data-s3",
+                ["--executor", "ray", "--ray-address", cluster.address,
+                 "--artifact-store", f"s3://{BUCKET}/bench"],
+            ) as running:  # fmt: skip
+                timed_job(running.address, digits, spec)  # warm-up (fills the node caches)
+                _, store_wall = timed_job(running.address, digits, spec)
+                print(f"2 worker nodes, S3 artifact store: {store_wall:.1f} s wall", flush=True)
             load_after = os.getloadavg()[0]
         finally:
             cluster.stop()
@@ -195,7 +216,9 @@ def main() -> int:
         f" of the 1-node run\n"
         f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores)\n"
         f"one pgd attack on 2 nodes: 1 slice {sharded[1]:.1f} s, 2 slices {sharded[2]:.1f} s"
-        f" (ratio {sharded[1] / sharded[2]:.2f})"
+        f" (ratio {sharded[1] / sharded[2]:.2f})\n"
+        f"2 nodes with the S3 artifact store: {store_wall:.1f} s (x{store_wall / walls[2]:.2f}"
+        f" the shared path)"
     )
     detail = (
         f"1 node {walls[1]:.1f} s, 2 nodes {walls[2]:.1f} s (model {predicted(2):.1f} s);"
@@ -203,7 +226,12 @@ def main() -> int:
         f" {concurrency:.2f} units at once, unit seconds x{inflation:.2f};"
         f" load {load_before:.1f}/{load_after:.1f}"
     )
-    raw = {"walls": walls, "unit_seconds": work, "sample_slices": sharded}
+    raw = {
+        "walls": walls,
+        "unit_seconds": work,
+        "sample_slices": sharded,
+        "s3_store_wall": store_wall,
+    }
     rows = [
         Row("9a", "Ray: wall 1 worker node / 2 worker nodes", ratio, detail=detail, raw=raw),
         Row("9b", "Ray: cost model's wall for 10 workers", predicted(10), unit="s"),
@@ -213,6 +241,12 @@ def main() -> int:
             "Ray: one attack's wall, 1 / 2 sample slices on 2 worker nodes",
             sharded[1] / sharded[2],
             detail=f"1 slice {sharded[1]:.1f} s, 2 slices {sharded[2]:.1f} s",
+        ),
+        Row(
+            "9e",
+            "Ray: wall with the S3 artifact store (moto, loopback) / shared path, 2 worker nodes",
+            store_wall / walls[2],
+            detail=f"S3 store {store_wall:.1f} s, shared path {walls[2]:.1f} s",
         ),
     ]
     if args.out is not None:

@@ -7,6 +7,7 @@ process started with that environment (the service, Ray nodes and their workers)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ def s3_server() -> Iterator[S3Server]:
     """Starts moto's S3 server on a free loopback port; stops it afterwards."""
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs every request at INFO: a line per file moved, in every output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

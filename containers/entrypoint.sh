@@ -10,6 +10,7 @@
 #   ROBUSTEDGE_MAX_CONCURRENT_JOBS, ROBUSTEDGE_LOG_LEVEL
 #   ROBUSTEDGE_EXECUTOR, ROBUSTEDGE_RAY_ADDRESS   --executor / --ray-address (Ray executor)
 #   ROBUSTEDGE_ARTIFACT_STORE                     --artifact-store s3://BUCKET/PREFIX (Ray)
+#   ROBUSTEDGE_PRESTART_WORKER      0: --no-prestart-worker (small gateways: ~270 MB less idle)
 #   ROBUSTEDGE_RUNTIMES             extra onnxruntime builds, name=/path/python (edge image)
 #
 # Arguments starting with '-' are appended to the server's; any other command runs
@@ -30,6 +31,9 @@ set -- --listen "${ROBUSTEDGE_LISTEN:-0.0.0.0:50051}" --data-dir "${ROBUSTEDGE_D
 [ -z "${ROBUSTEDGE_EXECUTOR:-}" ] || set -- "$@" --executor "$ROBUSTEDGE_EXECUTOR"
 [ -z "${ROBUSTEDGE_RAY_ADDRESS:-}" ] || set -- "$@" --ray-address "$ROBUSTEDGE_RAY_ADDRESS"
 [ -z "${ROBUSTEDGE_ARTIFACT_STORE:-}" ] || set -- "$@" --artifact-store "$ROBUSTEDGE_ARTIFACT_STORE"
+case "${ROBUSTEDGE_PRESTART_WORKER:-1}" in
+    0 | false | no) set -- "$@" --no-prestart-worker ;;
+esac
 case "${ROBUSTEDGE_INSECURE_LISTEN_ANY:-0}" in
     1 | true | yes) set -- "$@" --insecure-listen-any ;;
 esac

@@ -276,28 +276,39 @@ def kill_group(process: subprocess.Popen[Any]) -> None:
 BACKENDS = ("local", "ray")
 
 
-def make_executor(
-    backend: str,
-    ray_address: str = "",
-    memory_bytes: int = 0,
-    unit_idle_seconds: float = 0,
-    artifact_store: str = "",
-) -> Executor:
-    """The executor for a backend name; Ray is imported only when asked for.
+@dataclass
+class ExecutorConfig:
+    """Where and how a service runs its jobs (``robustedge-server`` flags)."""
 
-    ``artifact_store`` (``s3://BUCKET/PREFIX``) is for the Ray executor only: the local
-    one's worker subprocesses share the service's data dir by construction.
+    max_concurrent_jobs: int = 1
+    max_attempts: int = 3
+    backend: str = "local"  # "local" (worker subprocesses) or "ray"
+    ray_address: str = ""  # with backend "ray": the cluster to join ("auto", "HOST:PORT")
+    artifact_store: str = ""  # with backend "ray": s3://BUCKET/PREFIX instead of a shared path
+    worker_memory_bytes: int = 0  # address-space cap of a local worker process (0: none)
+    unit_idle_seconds: float = 0  # a unit silent this long is failed as hung (0: never)
+    # Local backend: keep a spare worker with its imports done (~270 MB while it waits).
+    prestart_worker: bool = True
+
+
+def make_executor(config: ExecutorConfig) -> Executor:
+    """The executor for the configured backend; Ray is imported only when asked for.
+
+    An artifact store is for the Ray executor only: the local one's worker
+    subprocesses share the service's data dir by construction.
     """
-    if artifact_store and backend != "ray":
+    if config.artifact_store and config.backend != "ray":
         raise ValueError("an artifact store is for the ray executor (--executor ray)")
-    if backend == "local":
-        return LocalProcessExecutor(memory_bytes, unit_idle_seconds)
-    if backend == "ray":
+    if config.backend == "local":
+        return LocalProcessExecutor(
+            config.worker_memory_bytes, config.unit_idle_seconds, prestart=config.prestart_worker
+        )
+    if config.backend == "ray":
         try:
             from robustedge.service.ray_executor import RayExecutor
         except ImportError as exc:
             raise RuntimeError(
                 f"the ray executor needs Ray: pip install 'robustedge[ray]' ({exc})"
             ) from exc
-        return RayExecutor(address=ray_address, artifact_store=artifact_store)
-    raise ValueError(f"unknown executor {backend!r}; known: {', '.join(BACKENDS)}")
+        return RayExecutor(address=config.ray_address, artifact_store=config.artifact_store)
+    raise ValueError(f"unknown executor {config.backend!r}; known: {', '.join(BACKENDS)}")

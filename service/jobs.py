@@ -18,7 +18,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from robustedge.service import job_inputs
 from robustedge.service import report as report_module
 from robustedge.service.artifacts import ArtifactStore, sha256_of
 from robustedge.service.errors import DataLoss, NotFound
-from robustedge.service.executor import Executor, WorkOrder, make_executor
+from robustedge.service.executor import Executor, ExecutorConfig, WorkOrder, make_executor
 from robustedge.service.pipeline import KEPT_FILES
 from robustedge.service.plan import AttackTraits, Unit, plan_units
 from robustedge.service.store import JobStore, UnitRecord
@@ -39,17 +38,6 @@ log = logging.getLogger(__name__)
 TERMINAL = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 # Progress is written to the database at most this often per job (events are not throttled).
 DB_PROGRESS_INTERVAL = 1.0
-
-
-@dataclass
-class ExecutorConfig:
-    max_concurrent_jobs: int = 1
-    max_attempts: int = 3
-    backend: str = "local"  # "local" (worker subprocesses) or "ray"
-    ray_address: str = ""  # with backend "ray": the cluster to join ("auto", "HOST:PORT")
-    artifact_store: str = ""  # with backend "ray": s3://BUCKET/PREFIX instead of a shared path
-    worker_memory_bytes: int = 0  # address-space cap of a local worker process (0: none)
-    unit_idle_seconds: float = 0  # a unit silent this long is failed as hung (0: never)
 
 
 class _Feed:
@@ -82,13 +70,7 @@ class JobManager:
         self.artifacts = artifacts
         self.jobs_dir = jobs_dir
         self.config = config
-        self.executor: Executor = executor or make_executor(
-            config.backend,
-            config.ray_address,
-            config.worker_memory_bytes,
-            config.unit_idle_seconds,
-            config.artifact_store,
-        )
+        self.executor: Executor = executor or make_executor(config)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._feeds: dict[str, _Feed] = {}
         self._feeds_lock = threading.Lock()

@@ -58,6 +58,10 @@ def test_entrypoint_maps_the_environment(tmp_path):
         "ROBUSTEDGE_TLS_CLIENT_CA": "/tls/ca.pem",
         "ROBUSTEDGE_MAX_CONCURRENT_JOBS": "3",
         "ROBUSTEDGE_LOG_LEVEL": "DEBUG",
+        "ROBUSTEDGE_EXECUTOR": "ray",
+        "ROBUSTEDGE_RAY_ADDRESS": "ray://head:10001",
+        "ROBUSTEDGE_ARTIFACT_STORE": "s3://bucket/re",
+        "ROBUSTEDGE_PRESTART_WORKER": "0",
         "ROBUSTEDGE_INSECURE_LISTEN_ANY": "1",
     }
     argv = _entrypoint(tmp_path, env, "--port-file", "/tmp/p")
@@ -65,7 +69,9 @@ def test_entrypoint_maps_the_environment(tmp_path):
         "--listen", "127.0.0.1:6000", "--data-dir", "/srv/re", "--port-file", "/tmp/p",
         "--tokens-file", "/run/secrets/tokens", "--tls-cert", "/tls/c.pem",
         "--tls-key", "/tls/k.pem", "--tls-client-ca", "/tls/ca.pem",
-        "--max-concurrent-jobs", "3", "--log-level", "DEBUG", "--insecure-listen-any",
+        "--max-concurrent-jobs", "3", "--log-level", "DEBUG",
+        "--executor", "ray", "--ray-address", "ray://head:10001",
+        "--artifact-store", "s3://bucket/re", "--no-prestart-worker", "--insecure-listen-any",
     ]  # fmt: skip
 
 

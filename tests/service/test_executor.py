@@ -9,7 +9,12 @@ import sys
 import textwrap
 import time
 
-from robustedge.service.executor import LocalProcessExecutor, WorkOrder
+from robustedge.service.executor import (
+    ExecutorConfig,
+    LocalProcessExecutor,
+    WorkOrder,
+    make_executor,
+)
 from robustedge.service.plan import Unit
 
 # A worker that starts a unit, reports once, then hangs forever.
@@ -157,3 +162,14 @@ def test_the_real_worker_waiting_for_a_job_exits_quietly_when_its_service_goes()
     _, stderr = worker.communicate(b"", timeout=120)
     assert worker.returncode == 0, stderr.decode()[-2000:]
     assert b"Traceback" not in stderr
+
+
+def test_the_spare_worker_can_be_turned_off():
+    """--no-prestart-worker (small gateways): no process waits between jobs."""
+    executor = make_executor(ExecutorConfig(prestart_worker=False))
+    assert isinstance(executor, LocalProcessExecutor) and executor._spare is None
+    default = make_executor(ExecutorConfig())
+    try:
+        assert default._spare is not None and default._spare.process.poll() is None
+    finally:
+        default.shutdown()

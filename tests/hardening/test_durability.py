@@ -39,10 +39,10 @@ JOB_SPEC = pb.EvaluationSpec(
     ],
     latency=pb.LatencySpec(disabled=True),
 )
-# Long enough (several seconds of PGD) that the SIGKILL lands while both jobs run,
+# Long enough (several seconds of PGD) that a SIGKILL or SIGTERM lands while jobs run,
 # however fast the machine: the test kills as soon as the first units are recorded.
 KILL_SAMPLES = 500
-KILL_SPEC = pb.EvaluationSpec(
+LONG_SPEC = pb.EvaluationSpec(
     samples=KILL_SAMPLES,
     attacks=[
         pb.AttackSpec(attack="fgsm", epsilons=[0.05]),
@@ -122,7 +122,7 @@ def test_sigkill_mid_job_then_restart(tmp_path):
     submitted = []
     for i in range(KILLED_JOBS):
         request = pb.SubmitEvaluationRequest(
-            model_id=model.id, dataset_id=dataset.id, spec=KILL_SPEC, request_id=f"kill-{i}"
+            model_id=model.id, dataset_id=dataset.id, spec=LONG_SPEC, request_id=f"kill-{i}"
         )
         submitted.append(stub.SubmitEvaluation(request, timeout=30).id)
     deadline = time.monotonic() + 90
@@ -140,7 +140,7 @@ def test_sigkill_mid_job_then_restart(tmp_path):
         again = [
             stub.SubmitEvaluation(
                 pb.SubmitEvaluationRequest(
-                    model_id=model.id, dataset_id=dataset.id, spec=KILL_SPEC, request_id=f"kill-{i}"
+                    model_id=model.id, dataset_id=dataset.id, spec=LONG_SPEC, request_id=f"kill-{i}"
                 ),
                 timeout=30,
             ).id
@@ -178,7 +178,9 @@ def test_sigterm_drains_in_flight_calls_within_the_bound(tmp_path):
     channel, stub = _stub(server.address)
     model, dataset = _upload_pair(stub, seed=8)
     job = stub.SubmitEvaluation(
-        pb.SubmitEvaluationRequest(model_id=model.id, dataset_id=dataset.id, spec=JOB_SPEC),
+        # A job of seconds, still running when the SIGTERM comes (a 10-sample job ends in
+        # under a second now that a pre-started worker takes it at once).
+        pb.SubmitEvaluationRequest(model_id=model.id, dataset_id=dataset.id, spec=LONG_SPEC),
         timeout=30,
     )
     health_seen: list[int] = []
@@ -399,7 +401,8 @@ def test_job_whose_upload_vanished_fails_instead_of_hanging(tmp_path):
     channel, stub = _stub(server.address)
     model, dataset = _upload_pair(stub, seed=12)
     job = stub.SubmitEvaluation(
-        pb.SubmitEvaluationRequest(model_id=model.id, dataset_id=dataset.id, spec=JOB_SPEC),
+        # Still running at the SIGKILL: a 10-sample job can finish within a second.
+        pb.SubmitEvaluationRequest(model_id=model.id, dataset_id=dataset.id, spec=LONG_SPEC),
         timeout=30,
     )
     server.process.send_signal(signal.SIGKILL)

@@ -227,9 +227,11 @@ def test_pending_job_cap(stub, expect):
     """The hardened server accepts 2 queued-or-running jobs per principal."""
     model = upload(stub, "model", chunks_for(tiny_model(seed=5).SerializeToString()))
     dataset = upload(stub, "dataset", chunks_for(npz_bytes(**tiny_dataset_arrays(seed=5))))
+    # Seconds of PGD per job: both are still pending at the third submit, however fast
+    # the machine (a pre-started worker begins the first one at once).
     spec = pb.EvaluationSpec(
         samples=10,
-        attacks=[pb.AttackSpec(attack="pgd", epsilons=[0.1, 0.2, 0.3])],
+        attacks=[pb.AttackSpec(attack="pgd", epsilons=[0.1, 0.2, 0.3], params={"steps": 3000})],
         latency=pb.LatencySpec(disabled=True),
     )
     jobs = []

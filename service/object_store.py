@@ -224,16 +224,23 @@ def _link_tree(source: Path, target: Path) -> dict[str, tuple[int, int, int]]:
 
 
 def _sweep_cache(root: Path, keep: str, ttl: float = CACHE_TTL_SECONDS) -> None:
-    """Removes cached jobs that no unit of this node touched for ``ttl`` seconds."""
+    """Removes cached jobs that no unit of this node touched for ``ttl`` seconds, and
+    private unit directories as old (left by units killed mid-run: a cancelled task,
+    a worker that died)."""
     cutoff = time.time() - ttl
-    with contextlib.suppress(OSError):
-        for entry in root.iterdir():
-            if entry.name in (keep, _UNIT_DIRS) or not entry.is_dir():
-                continue
-            with contextlib.suppress(OSError):
-                if entry.stat().st_mtime < cutoff:
-                    shutil.rmtree(entry, ignore_errors=True)
-                    log.info("removed the cached files of job %s (idle)", entry.name)
+    entries = [e for e in _entries(root) if e.name not in (keep, _UNIT_DIRS)]
+    for entry in [*entries, *_entries(root / _UNIT_DIRS)]:
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                log.info("removed %s from the node's cache (idle)", entry.name)
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:  # not created yet
+        return []
 
 
 @dataclass

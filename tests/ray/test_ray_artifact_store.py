@@ -5,10 +5,12 @@ machines would) and reach the store, a real S3 endpoint over HTTP (moto's server
 through the environment. The report must equal the local executor's, the bucket must
 hold every file the units wrote, the service's own job directory none of them but the
 kept files and the logs, and a kept file must download intact through the service.
+A service restarted mid-job resumes it from the store without recomputing a unit.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,11 @@ from ray_spec import SPEC
 from report_compare import assert_same_report
 from s3_server import S3Server
 from server_process import start_server
-from test_ray_executor import UNIT_LOG
+from test_ray_executor import UNIT_LOG, submit
 
 from robustedge.client import Client
 from robustedge.client import messages as pb
+from robustedge.service.store import JobStore
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'robustedge[ray]'")
@@ -96,3 +99,58 @@ def test_a_job_runs_through_the_store_and_reports_as_the_local_executor(
     with np.load(downloaded) as data:
         assert data["x"].shape[0] == KEEP_SPEC["samples"]
     assert Path(downloaded).stat().st_size == kept.size_bytes
+
+
+def test_a_restarted_service_resumes_from_the_store_without_recomputing(
+    cluster: RayCluster,
+    local_report: pb.Report,
+    s3: S3Server,
+    digits: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    bucket = "robustedge-ray-resume"
+    s3.client().create_bucket(Bucket=bucket)
+    data_dir = tmp_path_factory.mktemp("s3-restart")
+    args = ["--executor", "ray", "--ray-address", cluster.address,
+            "--artifact-store", f"s3://{bucket}"]  # fmt: skip
+    first = start_server(data_dir, "first.log", args)
+    with Client(first.address, timeout=60) as client:
+        job = submit(client, digits)
+        deadline = time.monotonic() + 120
+        while client.job(job).progress < 0.3:  # a few units recorded, most still to run
+            assert time.monotonic() < deadline, "the job made no progress in 120 s"
+            time.sleep(0.1)
+    assert first.stop() == 0, first.log.read_text()[-3000:]
+    store = JobStore(data_dir / "robustedge.sqlite")
+    try:
+        recorded = set(store.units(job.id))
+    finally:
+        store.close()
+    logs = f"jobs/{job.id}/logs/"
+    before = _etags(s3, bucket, logs)
+
+    second = start_server(data_dir, "second.log", args)
+    try:
+        with Client(second.address, timeout=60) as client:
+            report = client.report(job).report
+    finally:
+        assert second.stop() == 0, second.log.read_text()[-3000:]
+    assert report.job_state == pb.JOB_STATE_SUCCEEDED
+    assert_same_report(report, local_report, ignore=frozenset({"sample_shards"}))
+    # Each run of a unit uploads its own log (timestamps, pids): a changed or new log is
+    # a unit that ran after the restart.
+    after = _etags(s3, bucket, logs)
+    rerun = {unit for unit, etag in after.items() if before.get(unit) != etag}
+    assert recorded and rerun, (recorded, rerun)
+    assert recorded <= set(before), "a recorded unit's log was not in the store"
+    assert not recorded & rerun, f"recorded units computed again: {recorded & rerun}"
+
+
+def _etags(s3: S3Server, bucket: str, prefix: str) -> dict[str, str]:
+    """Unit key -> ETag of its log in the store."""
+    found = {}
+    pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            found[item["Key"][len(prefix) : -len(".log")]] = item["ETag"]
+    return found

@@ -8,6 +8,7 @@ bad configuration is refused with a message that says what to fix.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -152,6 +153,21 @@ def test_a_rewritten_file_is_uploaded_and_a_failed_unit_uploads_nothing(
         raise RuntimeError("unit broke")
     assert "variants/half.onnx" not in keys(s3, files)
     assert not (root / JOB / "variants" / "half.onnx").exists()
+
+
+def test_idle_jobs_and_orphaned_unit_dirs_leave_the_node_cache(
+    s3: S3Server, files: JobFiles, tmp_path: Path
+) -> None:
+    root = tmp_path / "node-cache"
+    old_job, orphan = root / "old-job", root / ".units" / "old-job-1234"
+    for folder in (old_job, orphan):
+        _write(folder / "eval.npz", b"x")
+        os.utime(folder, (1, 1))  # last touched in 1970
+    recent = _write(root / "recent-job" / "eval.npz", b"x").parent
+    with unit_directory(files, JOB, root):
+        pass
+    assert not old_job.exists() and not orphan.exists()
+    assert recent.exists() and (root / JOB).exists()
 
 
 def test_a_missing_bucket_is_named_at_start_up(

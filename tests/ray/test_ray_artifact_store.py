@@ -10,7 +10,6 @@ A service restarted mid-job resumes it from the store without recomputing a unit
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,10 @@ from ray_spec import SPEC
 from report_compare import assert_same_report
 from s3_server import S3Server
 from server_process import start_server
-from test_ray_executor import UNIT_LOG, submit
+from test_ray_executor import UNIT_LOG, stop_midway
 
 from robustedge.client import Client
 from robustedge.client import messages as pb
-from robustedge.service.store import JobStore
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install 'robustedge[ray]'")
@@ -113,19 +111,7 @@ def test_a_restarted_service_resumes_from_the_store_without_recomputing(
     data_dir = tmp_path_factory.mktemp("s3-restart")
     args = ["--executor", "ray", "--ray-address", cluster.address,
             "--artifact-store", f"s3://{bucket}"]  # fmt: skip
-    first = start_server(data_dir, "first.log", args)
-    with Client(first.address, timeout=60) as client:
-        job = submit(client, digits)
-        deadline = time.monotonic() + 120
-        while client.job(job).progress < 0.3:  # a few units recorded, most still to run
-            assert time.monotonic() < deadline, "the job made no progress in 120 s"
-            time.sleep(0.1)
-    assert first.stop() == 0, first.log.read_text()[-3000:]
-    store = JobStore(data_dir / "robustedge.sqlite")
-    try:
-        recorded = set(store.units(job.id))
-    finally:
-        store.close()
+    job, recorded = stop_midway(data_dir, args, digits)
     logs = f"jobs/{job.id}/logs/"
     before = _etags(s3, bucket, logs)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -80,6 +81,24 @@ def submit(client: Client, digits: Any) -> pb.Job:
     return client.submit(
         client.upload_model(digits.model), client.upload_dataset(digits.dataset), spec=SPEC
     )
+
+
+def stop_midway(data_dir: Path, server_args: list[str], digits: Any) -> tuple[pb.Job, set[str]]:
+    """Runs :data:`SPEC` on a service started with ``server_args`` and stops the service
+    once 30% of the job is done; returns the job and the units it had recorded."""
+    first = start_server(data_dir, "first.log", server_args)
+    with Client(first.address, timeout=60) as client:
+        job = submit(client, digits)
+        deadline = time.monotonic() + 120
+        while client.job(job).progress < 0.3:  # a few units recorded, most still to run
+            assert time.monotonic() < deadline, "the job made no progress in 120 s"
+            time.sleep(0.1)
+    assert first.stop() == 0, first.log.read_text()[-3000:]
+    store = JobStore(data_dir / "robustedge.sqlite")
+    try:
+        return job, set(store.units(job.id))
+    finally:
+        store.close()
 
 
 def wait_for_running_unit(
@@ -162,19 +181,7 @@ def test_a_restarted_service_resumes_without_recomputing(
 ) -> None:
     data_dir = tmp_path_factory.mktemp("ray-restart")
     ray_args = ["--executor", "ray", "--ray-address", cluster.address]
-    first = start_server(data_dir, "first.log", ray_args)
-    with Client(first.address, timeout=60) as client:
-        job = submit(client, digits)
-        deadline = time.monotonic() + 120
-        while client.job(job).progress < 0.3:  # a few units recorded, most still to run
-            assert time.monotonic() < deadline, "the job made no progress in 120 s"
-            time.sleep(0.1)
-    assert first.stop() == 0, first.log.read_text()[-3000:]
-    store = JobStore(data_dir / "robustedge.sqlite")
-    try:
-        recorded = set(store.units(job.id))
-    finally:
-        store.close()
+    job, recorded = stop_midway(data_dir, ray_args, digits)
     log = data_dir / "jobs" / job.id / "worker.log"
     before_restart = len(log.read_text(errors="replace"))
 

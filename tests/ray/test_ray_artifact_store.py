@@ -20,7 +20,7 @@ from ray_spec import SPEC
 from report_compare import assert_same_report
 from s3_server import S3Server
 from server_process import start_server
-from test_ray_executor import UNIT_LOG, stop_midway
+from test_ray_executor import UNIT_LOG, resume_and_compare, stop_midway
 
 from robustedge.client import Client
 from robustedge.client import messages as pb
@@ -115,14 +115,7 @@ def test_a_restarted_service_resumes_from_the_store_without_recomputing(
     logs = f"jobs/{job.id}/logs/"
     before = _etags(s3, bucket, logs)
 
-    second = start_server(data_dir, "second.log", args)
-    try:
-        with Client(second.address, timeout=60) as client:
-            report = client.report(job).report
-    finally:
-        assert second.stop() == 0, second.log.read_text()[-3000:]
-    assert report.job_state == pb.JOB_STATE_SUCCEEDED
-    assert_same_report(report, local_report, ignore=frozenset({"sample_shards"}))
+    resume_and_compare(data_dir, args, job, local_report)
     # Each run of a unit uploads its own log (timestamps, pids): a changed or new log is
     # a unit that ran after the restart.
     after = _etags(s3, bucket, logs)

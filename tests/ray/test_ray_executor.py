@@ -101,6 +101,21 @@ def stop_midway(data_dir: Path, server_args: list[str], digits: Any) -> tuple[pb
         store.close()
 
 
+def resume_and_compare(
+    data_dir: Path, server_args: list[str], job: pb.Job, local_report: pb.Report
+) -> None:
+    """Starts the service again on ``data_dir``: the job must finish with the local
+    executor's report."""
+    second = start_server(data_dir, "second.log", server_args)
+    try:
+        with Client(second.address, timeout=60) as client:
+            report = client.report(job).report
+    finally:
+        assert second.stop() == 0, second.log.read_text()[-3000:]
+    assert report.job_state == pb.JOB_STATE_SUCCEEDED
+    assert_same_report(report, local_report)
+
+
 def wait_for_running_unit(
     nodes: list[RayNode],
     min_age: float = 0.5,
@@ -185,14 +200,7 @@ def test_a_restarted_service_resumes_without_recomputing(
     log = data_dir / "jobs" / job.id / "worker.log"
     before_restart = len(log.read_text(errors="replace"))
 
-    second = start_server(data_dir, "second.log", ray_args)
-    try:
-        with Client(second.address, timeout=60) as client:
-            report = client.report(job).report
-    finally:
-        assert second.stop() == 0, second.log.read_text()[-3000:]
-    assert report.job_state == pb.JOB_STATE_SUCCEEDED
-    assert_same_report(report, local_report)
+    resume_and_compare(data_dir, ray_args, job, local_report)
     after = UNIT_LOG.finditer(log.read_text(errors="replace")[before_restart:])
     rerun = {m[2] for m in after if m[3] == "started"}
     assert recorded and rerun, (recorded, rerun)

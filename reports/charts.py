@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -346,42 +347,25 @@ def search_chart(report: pb.Report, colors: dict[str, str]) -> list[Chart]:
         off = [c for c in candidates if not c.within_budgets]
         kept = [c for c in candidates if c.within_budgets and not c.on_front]
         front = [c for c in candidates if c.on_front]
-        if off:
-            axes.scatter(
-                [c.latency_ratio for c in off],
-                [c.robust_accuracy for c in off],
-                s=[area(c.size_ratio) for c in off],
-                color="#bbbbbb",
-                alpha=0.6,
-                edgecolors="#999999",
-                linewidths=0.6,
-                zorder=2,
-                label="candidate outside a budget or the clean-drop limit",
-            )
-        if kept:
-            axes.scatter(
-                [c.latency_ratio for c in kept],
-                [c.robust_accuracy for c in kept],
-                s=[area(c.size_ratio) for c in kept],
-                color="#56B4E9",
-                alpha=0.45,
-                edgecolors="none",
-                zorder=3,
-                label="candidate within budgets",
-            )
+
+        def scatter(group: list[pb.SearchCandidate], **style: Any) -> None:
+            """One marker per candidate: latency ratio, robust accuracy, area by size."""
+            if group:
+                axes.scatter(
+                    [c.latency_ratio for c in group],
+                    [c.robust_accuracy for c in group],
+                    s=[area(c.size_ratio) for c in group],
+                    **style,
+                )
+
+        scatter(off, color="#bbbbbb", alpha=0.6, edgecolors="#999999", linewidths=0.6,
+                zorder=2, label="candidate outside a budget or the clean-drop limit")  # fmt: skip
+        scatter(kept, color="#56B4E9", alpha=0.45, edgecolors="none", zorder=3,
+                label="candidate within budgets")  # fmt: skip
+        front_colors = ["#0072B2" if c.within_budgets else "#bbbbbb" for c in front]
+        scatter(front, color=front_colors, alpha=0.9, edgecolors="black", linewidths=1.3,
+                zorder=4, label="on the Pareto front")  # fmt: skip
         if front:
-            front_colors = ["#0072B2" if c.within_budgets else "#bbbbbb" for c in front]
-            axes.scatter(
-                [c.latency_ratio for c in front],
-                [c.robust_accuracy for c in front],
-                s=[area(c.size_ratio) for c in front],
-                color=front_colors,
-                alpha=0.9,
-                edgecolors="black",
-                linewidths=1.3,
-                zorder=4,
-                label="on the Pareto front",
-            )
             ordered = sorted(front, key=lambda c: (c.latency_ratio, c.robust_accuracy))
             if len(ordered) > 1:
                 axes.plot(

@@ -29,15 +29,23 @@ HANGING_WORKER = textwrap.dedent(
 )
 
 
+PREPARE = Unit("prepare", "prepare", "preparing")
+
+
+def _order(tmp_path, job_id, unit=PREPARE):
+    """A one-unit work order; the stand-in workers never read its paths."""
+    return WorkOrder(
+        job_id=job_id, job_dir=tmp_path / job_id,
+        model_path=tmp_path / "m", dataset_path=tmp_path / "d",
+        spec={}, units=[unit],
+    )  # fmt: skip
+
+
 def test_a_silent_unit_is_failed_and_its_worker_killed(tmp_path):
     executor = LocalProcessExecutor(
         unit_idle_seconds=2, command=(sys.executable, "-c", HANGING_WORKER)
     )
-    order = WorkOrder(
-        job_id="j1", job_dir=tmp_path / "j1",
-        model_path=tmp_path / "m", dataset_path=tmp_path / "d",
-        spec={}, units=[Unit("attack:0:base", "attack", "pgd on base")],
-    )  # fmt: skip
+    order = _order(tmp_path, "j1", Unit("attack:0:base", "attack", "pgd on base"))
     messages = []
     started = time.monotonic()
     returncode = executor.run(order, messages.append)
@@ -70,11 +78,7 @@ def test_a_chatty_long_unit_is_not_killed(tmp_path):
         """
     )
     executor = LocalProcessExecutor(unit_idle_seconds=2, command=(sys.executable, "-c", chatty))
-    order = WorkOrder(
-        job_id="j2", job_dir=tmp_path / "j2",
-        model_path=tmp_path / "m", dataset_path=tmp_path / "d",
-        spec={}, units=[Unit("u", "attack", "long")],
-    )  # fmt: skip
+    order = _order(tmp_path, "j2", Unit("u", "attack", "long"))
     messages = []
     assert executor.run(order, messages.append) == 0
     assert messages[-1]["ok"] is True
@@ -97,14 +101,6 @@ PID_WORKER = textwrap.dedent(
               flush=True)
     """
 )
-
-
-def _order(tmp_path, job_id):
-    return WorkOrder(
-        job_id=job_id, job_dir=tmp_path / job_id,
-        model_path=tmp_path / "m", dataset_path=tmp_path / "d",
-        spec={}, units=[Unit("prepare", "prepare", "preparing")],
-    )  # fmt: skip
 
 
 def test_a_job_takes_the_prestarted_worker_and_the_next_one_starts(tmp_path):

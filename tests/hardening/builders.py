@@ -11,6 +11,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -123,3 +124,18 @@ def upload(
 ) -> pb.Artifact:
     method = stub.UploadModel if kind == "model" else stub.UploadDataset
     return method(chunks, timeout=timeout)
+
+
+def temp_bytes(data_dir: Path) -> int:
+    """Bytes of partial uploads in the server's temp folder.
+
+    A file may vanish between listing and stat: the server removes partial uploads
+    while the tests poll for exactly that.
+    """
+    total = 0
+    for path in (data_dir / "artifacts" / "tmp").iterdir():
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except FileNotFoundError:
+            continue
+    return total

@@ -18,7 +18,14 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from builders import chunks_for, npz_bytes, tiny_dataset_arrays, tiny_model, upload
+from builders import (
+    chunks_for,
+    npz_bytes,
+    temp_bytes,
+    tiny_dataset_arrays,
+    tiny_model,
+    upload,
+)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scoreboard import BOARD
 from server_process import ServerProcess, start_server
@@ -66,18 +73,13 @@ def _upload_pair(
     return model, dataset
 
 
-def _temp_bytes(data_dir: Path) -> int:
-    folder = data_dir / "artifacts" / "tmp"
-    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-
-
 def _units(data_dir: Path, job_id: str) -> int:
     with sqlite3.connect(data_dir / "robustedge.sqlite") as db:
         return db.execute("SELECT COUNT(*) FROM units WHERE job_id=?", (job_id,)).fetchone()[0]
 
 
 @pytest.mark.slow
-def test_sigkill_during_upload_leaves_no_temp_bytes(tmp_path):
+def test_sigkill_during_upload_leaves_notemp_bytes(tmp_path):
     data_dir = tmp_path / "data"
     server = start_server(data_dir)
     stall = threading.Event()
@@ -93,20 +95,20 @@ def test_sigkill_during_upload_leaves_no_temp_bytes(tmp_path):
     future = stub.UploadModel.future(stalling(), timeout=30)
     try:
         deadline = time.monotonic() + 15
-        while _temp_bytes(data_dir) < (2 << 20) and time.monotonic() < deadline:
+        while temp_bytes(data_dir) < (2 << 20) and time.monotonic() < deadline:
             time.sleep(0.02)
-        before = _temp_bytes(data_dir)
+        before = temp_bytes(data_dir)
         assert before >= 2 << 20, "the upload never reached the disk"
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
-        assert _temp_bytes(data_dir) == before  # the fault really left a partial upload
+        assert temp_bytes(data_dir) == before  # the fault really left a partial upload
     finally:
         stall.set()
         future.cancel()
         channel.close()
     second = start_server(data_dir, "server2.log")
     try:
-        BOARD.temp_bytes_left["SIGKILL mid-upload, restart"] = left = _temp_bytes(data_dir)
+        BOARD.temp_bytes_left["SIGKILL mid-upload, restart"] = left = temp_bytes(data_dir)
         assert left == 0
     finally:
         assert second.stop() == 0

@@ -10,7 +10,14 @@ import time
 from collections.abc import Iterator
 
 import grpc
-from builders import chunks_for, npz_bytes, tiny_dataset_arrays, tiny_model, upload
+from builders import (
+    chunks_for,
+    npz_bytes,
+    temp_bytes,
+    tiny_dataset_arrays,
+    tiny_model,
+    upload,
+)
 from scoreboard import BOARD
 
 from robustedge.client import messages as pb
@@ -20,18 +27,13 @@ EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 DATA = bytes(range(256)) * 8192  # 2 MiB of non-model bytes
 
 
-def _temp_bytes(hardened) -> int:
-    folder = hardened.data_dir / "artifacts" / "tmp"
-    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-
-
 def _wait_no_temp(hardened, timeout: float = 10) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _temp_bytes(hardened) == 0:
+        if temp_bytes(hardened.data_dir) == 0:
             return 0
         time.sleep(0.05)
-    return _temp_bytes(hardened)
+    return temp_bytes(hardened.data_dir)
 
 
 def _stalling(
@@ -86,9 +88,9 @@ def test_cancel_mid_upload_removes_the_temp_file(stub, hardened):
     future = stub.UploadModel.future(_stalling(DATA, stall, sent), timeout=60)
     assert sent.wait(10)
     deadline = time.monotonic() + 10
-    while _temp_bytes(hardened) == 0 and time.monotonic() < deadline:
+    while temp_bytes(hardened.data_dir) == 0 and time.monotonic() < deadline:
         time.sleep(0.02)  # the server has started writing the temp file
-    assert _temp_bytes(hardened) > 0
+    assert temp_bytes(hardened.data_dir) > 0
     future.cancel()
     stall.set()
     BOARD.temp_bytes_left["cancelled upload"] = left = _wait_no_temp(hardened)

@@ -159,15 +159,15 @@ def main() -> int:
         os.environ.update(s3.environment)
         s3.client().create_bucket(Bucket=BUCKET)
         try:
-            cluster.start_head(num_cpus=0).wait_started()
-            cluster.add_worker(num_cpus=1).wait_started()
+            cluster.wait_started(cluster.start_head(num_cpus=0))
+            cluster.wait_started(cluster.add_worker(num_cpus=1))
             load_before = os.getloadavg()[0]
             with server(
                 scratch_dir / "data", ["--executor", "ray", "--ray-address", cluster.address]
             ) as running:
                 for nodes in (1, 2):
                     if nodes == 2:
-                        cluster.add_worker(num_cpus=1).wait_started()
+                        cluster.wait_started(cluster.add_worker(num_cpus=1))
                     timed_job(running.address, digits, spec)  # warm-up
                     job_id, walls[nodes] = timed_job(running.address, digits, spec)
                     print(f"{nodes} worker node(s): {walls[nodes]:.1f} s wall", flush=True)

@@ -239,11 +239,16 @@ def test_sigterm_drains_in_flight_calls_within_the_bound(tmp_path):
         watch_end[0] if watch_end else grpc.StatusCode.UNKNOWN,
         "",
     )
-    assert code == 0, server.log.read_text()[-2000:]
-    assert seconds < 4 + 6
-    assert upload_code == grpc.StatusCode.OK
-    assert watch_end == [grpc.StatusCode.UNAVAILABLE]
-    assert health_pb2.HealthCheckResponse.NOT_SERVING in health_seen, health_seen
+    # Everything observed, in every failure message: a CI log shows one assertion only.
+    seen = (
+        f"exit {code} after {seconds:.2f} s; upload {upload_code}; watch {watch_end}; "
+        f"health {health_seen}\nserver log:\n{server.log.read_text()[-2000:]}"
+    )
+    assert code == 0, seen
+    assert seconds < 4 + 6, seen
+    assert upload_code == grpc.StatusCode.OK, seen
+    assert watch_end == [grpc.StatusCode.UNAVAILABLE], seen
+    assert health_pb2.HealthCheckResponse.NOT_SERVING in health_seen, seen
 
 
 def test_enospc_while_writing_gives_resource_exhausted_and_no_partial_file(tmp_path, monkeypatch):

@@ -56,8 +56,8 @@ def cluster_and_reference(
                 )
         finally:
             assert local.stop() == 0, local.log.read_text()[-3000:]
-        head.wait_started()
-        cluster.add_worker(num_cpus=1).wait_started()
+        cluster.wait_started(head)
+        cluster.wait_started(cluster.add_worker(num_cpus=1))
         yield cluster, reference.report
     finally:
         cluster.stop()

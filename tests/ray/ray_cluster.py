@@ -30,6 +30,15 @@ import psutil
 # The process title Ray gives a worker while it runs a unit (``ray::`` + the task name).
 UNIT_TASK_TITLE = "ray::robustedge:"
 START_TIMEOUT = 120.0
+# What `ray start` prints when its raylet did not register with the GCS within the
+# 30 s Ray allows (hard-coded in ray/_private/node.py). A 2-core machine that is busy
+# with other work (CI) can take longer; such a node is started again.
+STARTUP_TIMED_OUT = "The current node timed out during startup"
+START_ATTEMPTS = 3
+
+
+class NodeStartTimedOut(RuntimeError):
+    """``ray start`` gave up waiting for its own raylet: worth another attempt."""
 
 
 def free_ports(count: int) -> list[int]:
@@ -55,6 +64,8 @@ class RayNode:
     ip: str
     process: subprocess.Popen[bytes]
     log: Path
+    head: bool
+    num_cpus: int
 
     def processes(self) -> list[psutil.Process]:
         """The ``ray start`` process and everything it started (raylet, workers, ...)."""
@@ -90,7 +101,10 @@ class RayNode:
         deadline = time.monotonic() + timeout
         while "Ray runtime started" not in self.log.read_text(errors="replace"):
             if self.process.poll() is not None:
-                raise RuntimeError(f"ray start exited:\n{self.log.read_text()[-3000:]}")
+                log = self.log.read_text(errors="replace")[-3000:]
+                if STARTUP_TIMED_OUT in log:
+                    raise NodeStartTimedOut(f"ray start gave up:\n{log}")
+                raise RuntimeError(f"ray start exited:\n{log}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"ray start did not finish:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.2)
@@ -137,11 +151,21 @@ class RayCluster:
             "RAY_health_check_failure_threshold": "5",
         }
 
-    def _start(self, role_args: list[str], num_cpus: int) -> RayNode:
-        ip = f"127.0.0.{self._next_ip}"
-        self._next_ip += 1
+    def _start(self, head: bool, num_cpus: int, ip: str | None = None) -> RayNode:
+        """Launches one ``ray start`` on ``ip`` (the next free loopback address if None)."""
+        if ip is None:
+            ip = f"127.0.0.{self._next_ip}"
+            self._next_ip += 1
         node_dir = self.root / ip
-        node_dir.mkdir(parents=True)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        if head:
+            self.gcs_port, client_port, dashboard_port = free_ports(3)
+            role_args = [
+                "--head", f"--port={self.gcs_port}", f"--ray-client-server-port={client_port}",
+                "--include-dashboard=false", f"--dashboard-port={dashboard_port}",
+            ]  # fmt: skip
+        else:
+            role_args = [f"--address={self.address}"]
         (
             node_manager, object_manager, agent_listen, agent_grpc, runtime_env, metrics
         ) = free_ports(6)  # fmt: skip
@@ -164,22 +188,48 @@ class RayCluster:
                 start_new_session=True,
                 env=self._environment(node_dir),
             )  # fmt: skip
-        node = RayNode(ip, process, log)
+        node = RayNode(ip, process, log, head, num_cpus)
         self.nodes.append(node)
         return node
 
     def start_head(self, num_cpus: int = 1) -> RayNode:
-        """Starts the head (returns at once; :meth:`RayNode.wait_started` waits)."""
-        self.gcs_port, client_port, dashboard_port = free_ports(3)
-        return self._start(
-            ["--head", f"--port={self.gcs_port}", f"--ray-client-server-port={client_port}",
-             "--include-dashboard=false", f"--dashboard-port={dashboard_port}"],
-            num_cpus,
-        )  # fmt: skip
+        """Starts the head (returns at once; :meth:`wait_started` waits)."""
+        return self._start(head=True, num_cpus=num_cpus)
 
     def add_worker(self, num_cpus: int = 1) -> RayNode:
         """Starts a worker node that joins the head (the head must have started)."""
-        return self._start([f"--address={self.address}"], num_cpus)
+        return self._start(head=False, num_cpus=num_cpus)
+
+    def wait_started(self, node: RayNode) -> RayNode:
+        """Waits for ``node``; one whose ``ray start`` gave up is started again.
+
+        Returns the node that runs: ``node`` itself, or its replacement on the same
+        address (new ports; for the head, a new GCS port, so start the head again only
+        before workers join).
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                node.wait_started()
+                return node
+            except NodeStartTimedOut:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self._discard(node)
+                node = self._start(node.head, node.num_cpus, ip=node.ip)
+        raise AssertionError("unreachable")
+
+    def _discard(self, node: RayNode) -> None:
+        """Kills what a failed ``ray start`` left behind (GCS, raylet: orphans by now,
+        found by the node's private temp dir on their command lines)."""
+        self.nodes.remove(node)
+        marker = str(self.root / node.ip)
+        leftovers = []
+        for process in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if any(marker in part for part in process.info["cmdline"] or []):
+                    process.send_signal(signal.SIGKILL)
+                    leftovers.append(process)
+        psutil.wait_procs(leftovers, timeout=10)
 
     def stop(self) -> None:
         """SIGTERM to every ``ray start`` (it stops its node), SIGKILL to what remains."""

@@ -166,7 +166,7 @@ def test_job_survives_a_killed_worker_node(
     assert ("started", worker.ip, process.pid) in attempts
     assert ("finished", worker.ip, process.pid) not in attempts
     assert any(event == "finished" and ip != worker.ip for event, ip, _ in attempts)
-    replacement.wait_started()
+    cluster.wait_started(replacement)
 
 
 def test_report_equals_the_local_executors(
